@@ -1,0 +1,47 @@
+# Two commands set up a fresh machine (Python 3.11, make and git): `make demo` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+COLLECTION_LINK := .collections/ansible_collections/stageflow/aws
+
+.PHONY: venv demo test lint unit integration molecule sanity build clean
+
+venv: $(STAMP) $(COLLECTION_LINK)
+
+$(STAMP): requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+# Playbooks run from the checkout resolve stageflow.aws.* to this working tree (see ansible.cfg).
+$(COLLECTION_LINK):
+	@mkdir -p $(dir $@)
+	@ln -sfn ../../.. $@
+
+demo: venv
+	$(BIN)/python scripts/demo.py
+
+test: venv
+	$(BIN)/python scripts/run_tests.py
+
+lint: venv
+	$(BIN)/python scripts/run_tests.py lint
+
+unit: venv
+	$(BIN)/python scripts/run_tests.py unit
+
+integration: venv
+	$(BIN)/python scripts/run_tests.py integration
+
+molecule: venv
+	$(BIN)/python scripts/run_tests.py molecule
+
+sanity: venv
+	$(BIN)/python scripts/run_tests.py sanity
+
+build: venv
+	$(BIN)/ansible-galaxy collection build --force --output-path build .
+
+clean:
+	rm -rf $(VENV) .collections build tests/output .pytest_cache .ruff_cache

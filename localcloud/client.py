@@ -1,0 +1,156 @@
+"""A small client for a running local cloud: control API, reset and the request recorder.
+
+Used by the test fixtures, the demo and the benchmarks; it needs only the standard library.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+READ_ONLY_PREFIXES = (
+    "Describe",
+    "List",
+    "Get",
+    "BatchGet",
+    "Query",
+    "Scan",
+    "Search",
+    "Lookup",
+    "Check",
+    "Validate",
+    "Head",
+)
+_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
+
+
+@dataclass(frozen=True)
+class Call:
+    service: str
+    action: str
+
+    @property
+    def mutating(self) -> bool:
+        if " " in self.action:  # REST protocols: "<METHOD> <path>"
+            return self.action.split(" ", 1)[0] not in ("GET", "HEAD")
+        return not self.action.startswith(READ_ONLY_PREFIXES)
+
+    def __str__(self) -> str:
+        return f"{self.service}:{self.action}"
+
+
+def _call_of(entry: dict[str, Any]) -> Call | None:
+    headers = {k.lower(): v for k, v in entry.get("headers", {}).items()}
+    match = _CREDENTIAL_SCOPE.search(headers.get("authorization", ""))
+    if not match:
+        return None
+    service = match.group(2)
+    target = headers.get("x-amz-target")
+    if target:
+        return Call(service, target.rsplit(".", 1)[-1])
+    body = entry.get("body") or ""
+    if entry.get("body_encoded"):
+        body = base64.b64decode(body).decode("utf-8", "replace")
+    action = parse_qs(body).get("Action", [""])[0] if "Action=" in body else ""
+    if action:
+        return Call(service, action)
+    path = entry.get("url", "/").split("://", 1)[-1]
+    path = "/" + path.split("/", 1)[1] if "/" in path else "/"
+    return Call(service, f"{entry.get('method', 'GET')} {path.split('?', 1)[0]}")
+
+
+class LocalCloudClient:
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+
+    def request(self, method: str, path: str, body: Any = None, raw: bytes | None = None) -> tuple[int, Any]:
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                status, text = resp.status, resp.read().decode()
+        except urllib.error.HTTPError as err:
+            status, text = err.code, err.read().decode()
+        try:
+            return status, json.loads(text) if text else None
+        except ValueError:
+            return status, text
+
+    def _ok(self, method: str, path: str, body: Any = None) -> Any:
+        status, answer = self.request(method, path, body)
+        if status >= 400:
+            raise RuntimeError(f"{method} {path} answered {status}: {answer}")
+        return answer
+
+    # -- moto ----------------------------------------------------------------------------------
+    def reset(self) -> None:
+        self._ok("POST", "/moto-api/reset")
+        self.reset_recording()
+
+    def reset_recording(self) -> None:
+        self._ok("POST", "/moto-api/recorder/reset-recording")
+
+    def calls(self) -> list[Call]:
+        req = urllib.request.Request(self.url + "/moto-api/recorder/download-recording")
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            lines = resp.read().decode().splitlines()
+        calls = (_call_of(json.loads(line)) for line in lines if line.strip())
+        return [c for c in calls if c is not None]
+
+    def mutating_calls(self) -> list[Call]:
+        return [c for c in self.calls() if c.mutating]
+
+    def call_counts(self) -> Counter[str]:
+        return Counter(str(c) for c in self.calls())
+
+    # -- additions -----------------------------------------------------------------------------
+    def set_fault(self, name: str, **settings: Any) -> dict[str, Any]:
+        return self._ok("PUT", f"/_localcloud/faults/{name}", settings)
+
+    def clear_faults(self) -> dict[str, Any]:
+        return self._ok("DELETE", "/_localcloud/faults")
+
+    def faults(self) -> dict[str, Any]:
+        return self._ok("GET", "/_localcloud/faults")
+
+    def set_rollout_seconds(self, seconds: float) -> None:
+        self._ok("PUT", "/_localcloud/settings", {"rollout_seconds": seconds})
+
+    def lb_get(self, load_balancer: str, path: str = "/health", port: int = 80) -> tuple[int, Any]:
+        return self.request("GET", f"/_localcloud/lb/{load_balancer}{path}?port={port}")
+
+
+def spawn(*extra: str, log_path: Path | None = None, cwd: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """Start `python -m localcloud --port 0 ...` and return the process and its URL once it is ready."""
+    root = Path(__file__).resolve().parent.parent
+    log = open(log_path, "a", encoding="utf-8") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "localcloud", "--port", "0", *extra],
+        cwd=cwd or root,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    line = ""
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line.startswith("localcloud ready at "):
+            return proc, line.split(" at ", 1)[1].strip()
+        if proc.poll() is not None:
+            break
+    proc.kill()
+    raise RuntimeError(f"the local cloud did not start: {line!r}" + (f"; see {log_path}" if log_path else ""))

@@ -1,0 +1,410 @@
+"""The local cloud's additions, driven with plain boto3 as any AWS client would."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+
+import botocore.exceptions
+import pytest
+
+from tests.conftest import ROLLOUT_SECONDS, ROOT, Cloud, start_localcloud
+
+WAIT = ROLLOUT_SECONDS * 8 + 5
+pytestmark = pytest.mark.usefixtures("requires_localcloud")
+
+
+def wait_for(predicate, timeout: float = WAIT, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met in {timeout}s; last value {value!r}")
+        time.sleep(interval)
+
+
+def build_stack(cloud: Cloud, name: str = "lc", circuit_breaker: bool = True, desired: int = 2) -> dict:
+    """A VPC, an ALB with blue/green target groups and a weighted rule, and a Fargate service on blue."""
+    ec2, elbv2, ecs = cloud.client("ec2"), cloud.client("elbv2"), cloud.client("ecs")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.9.{i}.0/24", AvailabilityZone=f"us-east-1{az}")["Subnet"][
+            "SubnetId"
+        ]
+        for i, az in enumerate("ab")
+    ]
+    sg = ec2.create_security_group(GroupName=f"{name}-app", Description="app", VpcId=vpc)["GroupId"]
+    lb = elbv2.create_load_balancer(Name=f"{name}-alb", Subnets=subnets, SecurityGroups=[sg])["LoadBalancers"][0]
+    tgs = {
+        colour: elbv2.create_target_group(
+            Name=f"{name}-app-{colour}",
+            Protocol="HTTP",
+            Port=3000,
+            VpcId=vpc,
+            TargetType="ip",
+            HealthCheckPath="/health",
+        )["TargetGroups"][0]["TargetGroupArn"]
+        for colour in ("blue", "green")
+    }
+    listener = elbv2.create_listener(
+        LoadBalancerArn=lb["LoadBalancerArn"],
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
+    )["Listeners"][0]["ListenerArn"]
+    rule = elbv2.create_rule(
+        ListenerArn=listener,
+        Priority=100,
+        Conditions=[{"Field": "path-pattern", "Values": ["/*"]}],
+        Actions=[
+            {
+                "Type": "forward",
+                "ForwardConfig": {
+                    "TargetGroups": [
+                        {"TargetGroupArn": tgs["blue"], "Weight": 100},
+                        {"TargetGroupArn": tgs["green"], "Weight": 0},
+                    ]
+                },
+            }
+        ],
+    )["Rules"][0]["RuleArn"]
+    ecs.create_cluster(clusterName=f"{name}-cluster")
+    tds = [
+        ecs.register_task_definition(
+            family=f"{name}-task",
+            networkMode="awsvpc",
+            requiresCompatibilities=["FARGATE"],
+            cpu="256",
+            memory="512",
+            containerDefinitions=[
+                {
+                    "name": "server",
+                    "image": f"movie-app-server:{tag}",
+                    "essential": True,
+                    "portMappings": [{"containerPort": 3000}],
+                }
+            ],
+        )["taskDefinition"]["taskDefinitionArn"]
+        for tag in ("v1", "v2", "bad")
+    ]
+    service = ecs.create_service(
+        cluster=f"{name}-cluster",
+        serviceName=f"{name}-service",
+        taskDefinition=tds[0],
+        desiredCount=desired,
+        launchType="FARGATE",
+        networkConfiguration={"awsvpcConfiguration": {"subnets": subnets, "securityGroups": [sg]}},
+        loadBalancers=[{"targetGroupArn": tgs["blue"], "containerName": "server", "containerPort": 3000}],
+        deploymentConfiguration={
+            "deploymentCircuitBreaker": {"enable": circuit_breaker, "rollback": circuit_breaker},
+            "maximumPercent": 200,
+            "minimumHealthyPercent": 100,
+        },
+    )["service"]
+    return {
+        "cluster": f"{name}-cluster",
+        "service": service["serviceName"],
+        "tds": tds,
+        "tgs": tgs,
+        "lb": f"{name}-alb",
+        "rule": rule,
+    }
+
+
+def describe(cloud: Cloud, stack: dict) -> dict:
+    return cloud.client("ecs").describe_services(cluster=stack["cluster"], services=[stack["service"]])["services"][0]
+
+
+def completed_on(cloud: Cloud, stack: dict, td_arn: str):
+    service = describe(cloud, stack)
+    primary = next(d for d in service["deployments"] if d["status"] == "PRIMARY")
+    if (
+        primary["rolloutState"] == "COMPLETED"
+        and primary["taskDefinition"] == td_arn
+        and len(service["deployments"]) == 1
+    ):
+        return service
+    return None
+
+
+def test_create_service_deployment_completes_with_tasks_and_healthy_targets(cloud: Cloud) -> None:
+    stack = build_stack(cloud)
+    first = describe(cloud, stack)
+    assert first["deployments"][0]["rolloutState"] == "IN_PROGRESS"
+    assert first["taskDefinition"] == stack["tds"][0]
+    service = wait_for(lambda: completed_on(cloud, stack, stack["tds"][0]))
+    primary = service["deployments"][0]
+    assert primary["runningCount"] == primary["desiredCount"] == 2
+    assert any("has reached a steady state" in e["message"] for e in service["events"])
+
+    ecs = cloud.client("ecs")
+    arns = ecs.list_tasks(cluster=stack["cluster"], serviceName=stack["service"])["taskArns"]
+    tasks = ecs.describe_tasks(cluster=stack["cluster"], tasks=arns)["tasks"]
+    assert len(tasks) == 2
+    assert {t["lastStatus"] for t in tasks} == {"RUNNING"}
+    assert {t["taskDefinitionArn"] for t in tasks} == {stack["tds"][0]}
+
+    health = cloud.client("elbv2").describe_target_health(TargetGroupArn=stack["tgs"]["blue"])
+    states = [d["TargetHealth"]["State"] for d in health["TargetHealthDescriptions"]]
+    assert states == ["healthy", "healthy"]
+
+
+def test_update_service_rolls_out_new_task_definition_and_stops_old_tasks(cloud: Cloud) -> None:
+    stack = build_stack(cloud)
+    wait_for(lambda: completed_on(cloud, stack, stack["tds"][0]))
+    ecs = cloud.client("ecs")
+    old_tasks = ecs.list_tasks(cluster=stack["cluster"], serviceName=stack["service"])["taskArns"]
+
+    ecs.update_service(cluster=stack["cluster"], service=stack["service"], taskDefinition="lc-task:2")
+    during = describe(cloud, stack)
+    assert during["taskDefinition"] == stack["tds"][1], "service.taskDefinition is the full ARN"
+    assert [(d["status"], d["rolloutState"]) for d in during["deployments"]] == [
+        ("PRIMARY", "IN_PROGRESS"),
+        ("ACTIVE", "COMPLETED"),
+    ]
+    assert all(d["taskDefinition"].startswith("arn:aws:ecs:") for d in during["deployments"])
+
+    wait_for(lambda: completed_on(cloud, stack, stack["tds"][1]))
+    stopped = ecs.describe_tasks(cluster=stack["cluster"], tasks=old_tasks)["tasks"]
+    assert {t["lastStatus"] for t in stopped} == {"STOPPED"}
+    running = ecs.list_tasks(cluster=stack["cluster"], serviceName=stack["service"])["taskArns"]
+    assert set(running).isdisjoint(old_tasks) and len(running) == 2
+    targets = cloud.client("elbv2").describe_target_health(TargetGroupArn=stack["tgs"]["blue"])
+    assert len(targets["TargetHealthDescriptions"]) == 2, "the old deployment's targets drained away"
+
+
+def test_force_new_deployment_starts_a_deployment_of_the_same_revision(cloud: Cloud) -> None:
+    stack = build_stack(cloud, desired=1)
+    wait_for(lambda: completed_on(cloud, stack, stack["tds"][0]))
+    before = describe(cloud, stack)["deployments"][0]["id"]
+    cloud.client("ecs").update_service(cluster=stack["cluster"], service=stack["service"], forceNewDeployment=True)
+    service = describe(cloud, stack)
+    assert service["deployments"][0]["id"] != before
+    assert service["deployments"][0]["rolloutState"] == "IN_PROGRESS"
+    wait_for(lambda: completed_on(cloud, stack, stack["tds"][0]))
+
+
+def test_unhealthy_release_fails_and_circuit_breaker_rolls_back(cloud: Cloud) -> None:
+    faults = cloud.faults()
+    stack = build_stack(cloud)
+    wait_for(lambda: completed_on(cloud, stack, stack["tds"][0]))
+    faults.set_fault("unhealthy", patterns=["*:bad"])
+    cloud.client("ecs").update_service(
+        cluster=stack["cluster"], service=stack["service"], taskDefinition=stack["tds"][2]
+    )
+
+    def failed_deployment():
+        deployments = describe(cloud, stack)["deployments"]
+        return next((d for d in deployments if d["rolloutState"] == "FAILED"), None)
+
+    failed = wait_for(failed_deployment)
+    assert failed["taskDefinition"] == stack["tds"][2]
+    assert failed["failedTasks"] >= 3
+    service = wait_for(lambda: completed_on(cloud, stack, stack["tds"][0]))
+    assert service["taskDefinition"] == stack["tds"][0], "the service is back on the previous revision"
+    assert any("rolling back" in e["message"] for e in service["events"])
+
+
+def test_unhealthy_release_without_circuit_breaker_keeps_trying(cloud: Cloud) -> None:
+    faults = cloud.faults()
+    stack = build_stack(cloud, circuit_breaker=False)
+    wait_for(lambda: completed_on(cloud, stack, stack["tds"][0]))
+    faults.set_fault("unhealthy", patterns=["*:bad"])
+    cloud.client("ecs").update_service(
+        cluster=stack["cluster"], service=stack["service"], taskDefinition=stack["tds"][2]
+    )
+    time.sleep(ROLLOUT_SECONDS * 2)
+    primary = describe(cloud, stack)["deployments"][0]
+    assert (primary["taskDefinition"], primary["rolloutState"]) == (stack["tds"][2], "IN_PROGRESS")
+    health = cloud.client("elbv2").describe_target_health(TargetGroupArn=stack["tgs"]["blue"])
+    bad = [d for d in health["TargetHealthDescriptions"] if d["TargetHealth"]["State"] == "unhealthy"]
+    assert len(bad) == 2
+    assert {d["TargetHealth"]["Reason"] for d in bad} == {"Target.FailedHealthChecks"}
+
+
+def test_hung_rollout_never_stabilises(cloud: Cloud) -> None:
+    faults = cloud.faults()
+    stack = build_stack(cloud)
+    wait_for(lambda: completed_on(cloud, stack, stack["tds"][0]))
+    faults.set_fault("hang", patterns=["movie-app-server:v2"])
+    cloud.client("ecs").update_service(
+        cluster=stack["cluster"], service=stack["service"], taskDefinition=stack["tds"][1]
+    )
+    time.sleep(ROLLOUT_SECONDS * 3)
+    primary = describe(cloud, stack)["deployments"][0]
+    assert primary["rolloutState"] == "IN_PROGRESS"
+    assert primary["runningCount"] == 0 and primary["pendingCount"] == 2
+
+
+def test_health_url_follows_release_and_weights(cloud: Cloud) -> None:
+    faults = cloud.faults()
+    stack = build_stack(cloud)
+    wait_for(lambda: completed_on(cloud, stack, stack["tds"][0]))
+    status, body = faults.lb_get(stack["lb"], "/health")
+    assert status == 200 and body["images"] == ["movie-app-server:v1"] and body["target_group"] == "lc-app-blue"
+
+    faults.set_fault("unhealthy", patterns=["movie-app-server:v1"])
+    status, body = faults.lb_get(stack["lb"], "/health")
+    assert status == 500 and body["status"] == "failing"
+    faults.clear_faults()
+
+    cloud.client("elbv2").modify_rule(
+        RuleArn=stack["rule"],
+        Actions=[
+            {
+                "Type": "forward",
+                "ForwardConfig": {
+                    "TargetGroups": [
+                        {"TargetGroupArn": stack["tgs"]["blue"], "Weight": 0},
+                        {"TargetGroupArn": stack["tgs"]["green"], "Weight": 100},
+                    ]
+                },
+            }
+        ],
+    )
+    status, body = faults.lb_get(stack["lb"], "/health")
+    assert status == 503 and body["target_group"] == "lc-app-green", "green has no targets yet"
+
+
+def test_health_url_for_unknown_load_balancer_is_404(cloud: Cloud) -> None:
+    status, body = cloud.faults().lb_get("nope-alb")
+    assert status == 404 and "nope-alb" in body["error"]
+
+
+def test_throttling_share_is_bounded_seeded_and_retried_by_clients(cloud: Cloud) -> None:
+    faults = cloud.faults()
+    faults.set_fault("throttle", share=0.3, seed=7, services=["ecs"])
+    ecs = cloud.client("ecs")
+    for _attempt in range(60):
+        ecs.list_clusters()  # botocore retries throttling errors itself
+    state = faults.faults()["throttle"]
+    assert state["seen"] >= 60
+    share = state["throttled"] / state["seen"]
+    assert 0.1 <= share <= 0.45, state
+    # Without retries the error reaches the caller, in each protocol's shape.
+    faults.set_fault("throttle", share=1, seed=1, services=["ecs", "ec2"], max_consecutive=100)
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        cloud.client("ecs", retries=False).list_clusters()
+    assert err.value.response["Error"]["Code"] == "ThrottlingException"
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        cloud.client("ec2", retries=False).describe_vpcs()
+    assert err.value.response["Error"]["Code"] == "RequestLimitExceeded"
+
+
+def test_throttle_limit_caps_the_number_of_throttled_calls(cloud: Cloud) -> None:
+    faults = cloud.faults()
+    faults.set_fault("throttle", share=1, seed=3, limit=4, max_consecutive=2)
+    ecs = cloud.client("ecs")
+    for _attempt in range(10):
+        ecs.list_clusters()
+    assert faults.faults()["throttle"]["throttled"] == 4
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "expected"),
+    [
+        ("/_localcloud/faults/explode", {"patterns": ["*"]}, "unknown fault 'explode'"),
+        ("/_localcloud/faults/throttle", {"share": 1.5}, "from 0 to 1"),
+        ("/_localcloud/faults/throttle", {"share": -0.1}, "from 0 to 1"),
+        ("/_localcloud/faults/unhealthy", {"patterns": []}, "non-empty list"),
+        ("/_localcloud/faults/throttle", {"share": 0.2, "burst": 3}, "unknown throttle setting"),
+    ],
+)
+def test_bad_control_requests_get_4xx_and_the_cloud_keeps_running(cloud: Cloud, path, body, expected) -> None:
+    faults = cloud.faults()
+    status, answer = faults.request("PUT", path, body)
+    assert status == 400 and expected in answer["error"]
+    status, answer = faults.request("PUT", "/_localcloud/faults/hang", raw=b"{not json")
+    assert status == 400 and "not valid JSON" in answer["error"]
+    assert cloud.client("ecs").list_clusters()["clusterArns"] == []
+
+
+def test_moto_reset_also_resets_faults(cloud: Cloud) -> None:
+    faults = cloud.faults()
+    faults.set_fault("unhealthy", patterns=["*"])
+    faults.request("POST", "/moto-api/reset")
+    assert faults.faults()["unhealthy"] == []
+
+
+def test_recorder_lists_calls_by_service_and_action(cloud: Cloud) -> None:
+    faults = cloud.faults()
+    faults.reset_recording()
+    cloud.client("ecs").create_cluster(clusterName="rec")
+    cloud.client("ecs").list_clusters()
+    cloud.client("ec2").describe_vpcs()
+    calls = [str(c) for c in faults.calls()]
+    assert calls == ["ecs:CreateCluster", "ecs:ListClusters", "ec2:DescribeVpcs"]
+    assert [str(c) for c in faults.mutating_calls()] == ["ecs:CreateCluster"]
+
+
+def test_ec2_launch_type_places_tasks_on_instances_that_joined_the_cluster(cloud: Cloud) -> None:
+    ecs, ec2 = cloud.client("ecs"), cloud.client("ec2")
+    ecs.create_cluster(clusterName="ec2c")
+    td = ecs.register_task_definition(
+        family="ec2t",
+        containerDefinitions=[
+            {
+                "name": "server",
+                "image": "srv:v1",
+                "memory": 128,
+                "portMappings": [{"containerPort": 3000, "hostPort": 0}],
+            }
+        ],
+    )["taskDefinition"]["taskDefinitionArn"]
+    ecs.create_service(cluster="ec2c", serviceName="svc", taskDefinition=td, desiredCount=1, launchType="EC2")
+    time.sleep(ROLLOUT_SECONDS * 1.5)
+    service = ecs.describe_services(cluster="ec2c", services=["svc"])["services"][0]
+    assert service["deployments"][0]["rolloutState"] == "IN_PROGRESS"
+    assert any("unable to place a task" in e["message"] for e in service["events"])
+
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    ec2.run_instances(
+        ImageId=image, MinCount=1, MaxCount=1, UserData="#!/bin/bash\necho ECS_CLUSTER=ec2c >> /etc/ecs/ecs.config"
+    )
+    wait_for(
+        lambda: (
+            ecs.describe_services(cluster="ec2c", services=["svc"])["services"][0]["deployments"][0]["rolloutState"]
+            == "COMPLETED"
+        )
+    )
+    assert len(ecs.list_container_instances(cluster="ec2c")["containerInstanceArns"]) == 1
+
+
+def test_port_in_use_exits_non_zero_with_a_clear_message() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "localcloud", "--port", str(port)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert proc.returncode == 2
+    assert f"port {port} on 127.0.0.1 is already in use" in proc.stderr
+
+
+def test_only_loopback_is_allowed() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "localcloud", "--host", "0.0.0.0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2 and "--host must be 127.0.0.1" in proc.stderr
+
+
+def test_stops_cleanly_on_sigterm() -> None:
+    proc, _url = start_localcloud()
+    proc.terminate()
+    out, _err = proc.communicate(timeout=20)
+    assert proc.returncode == 0 and "localcloud stopped" in out
