@@ -1,0 +1,86 @@
+# Copyright: Stageflow engineers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters over Stageflow's environments: branch mapping, the environments' variables, the matrix."""
+
+from __future__ import annotations
+
+import fnmatch
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.stageflow.aws.plugins.module_utils import matrix as _matrix
+
+
+def environment_for_branch(branch, mapping):
+    if not isinstance(branch, str) or not branch:
+        raise AnsibleFilterError(f"environment_for_branch: the branch must be a non-empty string, got {branch!r}")
+    if not isinstance(mapping, list) or not mapping:
+        raise AnsibleFilterError("environment_for_branch: the mapping must be a non-empty list of rules")
+    name = branch[len("refs/heads/") :] if branch.startswith("refs/heads/") else branch
+    for index, rule in enumerate(mapping):
+        if not isinstance(rule, dict) or not {"pattern", "environment", "deploy"} <= set(rule):
+            raise AnsibleFilterError(
+                f"environment_for_branch: rule {index} is {rule!r}; each rule needs pattern, environment and deploy"
+            )
+        if fnmatch.fnmatchcase(name, rule["pattern"]):
+            return {"branch": name, "environment": rule["environment"], "deploy": bool(rule["deploy"])}
+    raise AnsibleFilterError(f"environment_for_branch: no rule matches branch {name!r}; add a '*' rule last")
+
+
+def environment_vars(hosts, hostvars):
+    """The variables of each environment's host, keyed by the environment's name (its env_name)."""
+    result = {}
+    for host in hosts:
+        host_vars = hostvars[host]
+        name = host_vars.get("env_name", host)
+        result[name] = {key: host_vars[key] for key in host_vars}
+    return result
+
+
+def environment_settings_files(sources):
+    """Top-level keys of every group_vars and host_vars file beside the inventory sources."""
+    import os
+
+    import yaml
+
+    found = []
+    for source in sources or []:
+        base = source if os.path.isdir(source) else os.path.dirname(source)
+        for kind in ("group_vars", "host_vars"):
+            folder = os.path.join(base, kind)
+            if not os.path.isdir(folder):
+                continue
+            for entry in sorted(os.listdir(folder)):
+                path = os.path.join(folder, entry)
+                files = [os.path.join(path, f) for f in sorted(os.listdir(path))] if os.path.isdir(path) else [path]
+                scope = os.path.splitext(entry)[0] if not os.path.isdir(path) else entry
+                for file in files:
+                    if not file.endswith((".yml", ".yaml")):
+                        continue
+                    with open(file, encoding="utf-8") as handle:
+                        data = yaml.safe_load(handle) or {}
+                    if not isinstance(data, dict):
+                        raise AnsibleFilterError(f"{file} must hold a mapping of settings, not {type(data).__name__}")
+                    found.append({"file": os.path.relpath(file), "scope": scope, "keys": sorted(data)})
+    return found
+
+
+def environment_matrix(environments, order, prices):
+    try:
+        return _matrix.matrix(environments, order, prices)
+    except (KeyError, _matrix.PriceError) as exc:
+        raise AnsibleFilterError(f"environment_matrix: {exc}") from exc
+
+
+def environment_matrix_markdown(data):
+    return _matrix.to_markdown(data)
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "environment_for_branch": environment_for_branch,
+            "environment_vars": environment_vars,
+            "environment_settings_files": environment_settings_files,
+            "environment_matrix": environment_matrix,
+            "environment_matrix_markdown": environment_matrix_markdown,
+        }

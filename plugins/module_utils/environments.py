@@ -1,0 +1,340 @@
+# Copyright: Stageflow engineers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Validation of Stageflow environments: pure functions, no AWS call.
+
+The schema is the validate role's ``environment`` argument spec (one place); this module
+adds what an argument spec cannot say: ranges, CIDR rules, cross-environment checks,
+policies and the direction of a promotion. Every message names the environment, the
+setting, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from itertools import pairwise
+from typing import Any
+
+ENV_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
+CIDR_PREFIX_RANGE = (16, 24)
+
+# Inclusive ranges of numeric settings, by dotted path.
+RANGES: dict[str, tuple[float, float]] = {
+    "env_config.min_size": (0, 100),
+    "env_config.max_size": (1, 100),
+    "env_config.desired_capacity": (0, 100),
+    "env_config.backup_retention": (1, 3650),
+    "database.allocated_storage": (20, 65536),
+    "database.backup_retention": (0, 35),
+    "app_port": (1, 65535),
+    "redis_port": (1, 65535),
+    "cpu_limit": (0.25, 16),
+    "external_api_timeout": (1, 300),
+    "cache_ttl": (0, 86400),
+    "backup_retention_days": (1, 3650),
+    "bake_seconds": (0, 3600),
+    "health_check.retries": (1, 100),
+    "health_check.delay": (0, 600),
+    "health_check.expected_status": (100, 599),
+    "target_group_health_check.interval": (5, 300),
+    "target_group_health_check.timeout": (2, 120),
+    "target_group_health_check.healthy_threshold": (2, 10),
+    "target_group_health_check.unhealthy_threshold": (2, 10),
+    "alarm_thresholds.target_5xx_count": (1, 100000),
+    "alarm_thresholds.p95_latency_seconds": (0.01, 60),
+    "alarm_thresholds.unhealthy_hosts": (1, 1000),
+    "feature_ttl_hours": (1, 720),
+}
+MEMORY_PATTERN = re.compile(r"^[1-9][0-9]*[mg]$")
+
+# Variables Ansible itself puts in a host's vars; they are not settings.
+_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+    "list": (list,),
+    "dict": (dict,),
+}
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _type_ok(value: Any, type_name: str) -> bool:
+    if type_name in ("int", "float") and isinstance(value, bool):
+        return False
+    return isinstance(value, _TYPES.get(type_name, (object,)))
+
+
+def check_name(name: Any, what: str = "environment name") -> list[str]:
+    if not isinstance(name, str) or not ENV_NAME_PATTERN.match(name):
+        return [
+            f"{what} {_show(name)} is not allowed: it must match ^[a-z][a-z0-9-]{{1,30}}$ "
+            "(a lower-case letter, then 1 to 30 lower-case letters, digits or hyphens)"
+        ]
+    return []
+
+
+def settings_of(host_vars: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """The settings among a host's variables (Ansible's own and extra variables are not settings)."""
+    return {key: value for key, value in host_vars.items() if key in spec}
+
+
+def check_declared(declared: list[dict[str, Any]], spec: dict[str, Any]) -> list[str]:
+    """Unknown top-level keys in the inventory's group_vars and host_vars files."""
+    errors = []
+    for entry in declared:
+        for key in entry.get("keys", []):
+            if key in spec or key.startswith("ansible_"):
+                continue
+            scope = entry.get("scope", "?")
+            errors.append(
+                f"environment '{scope}' ({entry.get('file')}): unknown setting '{key}'; "
+                f"see ansible-doc -t role stageflow.aws.validate -e environment for the settings"
+                if scope not in ("all", "environments", "permanent", "feature")
+                else f"{entry.get('file')} (every environment in group '{scope}'): unknown setting '{key}'; "
+                f"see ansible-doc -t role stageflow.aws.validate -e environment for the settings"
+            )
+    return errors
+
+
+def check_against_spec(env: str, values: dict[str, Any], spec: dict[str, Any], prefix: str = "") -> list[str]:
+    """Types, required keys, choices, list elements and unknown keys, recursively."""
+    errors = []
+    for key in sorted(set(values) - set(spec)):
+        where = f"{prefix}{key}"
+        errors.append(
+            f"environment '{env}': unknown setting '{where}' (value {_show(values[key])}); "
+            f"allowed here: {', '.join(sorted(spec))}"
+        )
+    for key, option in spec.items():
+        where = f"{prefix}{key}"
+        if key not in values or values[key] is None:
+            if option.get("required"):
+                errors.append(
+                    f"environment '{env}': setting '{where}' is missing; it is required ({option.get('type')})"
+                )
+            continue
+        value = values[key]
+        type_name = option.get("type", "str")
+        if not _type_ok(value, type_name):
+            errors.append(
+                f"environment '{env}': setting '{where}' is {_show(value)} ({type(value).__name__}); "
+                f"allowed: a {type_name}"
+            )
+            continue
+        if "choices" in option and value not in option["choices"]:
+            allowed = ", ".join(map(str, option["choices"]))
+            errors.append(f"environment '{env}': setting '{where}' is {_show(value)}; allowed: {allowed}")
+        if type_name == "list" and "elements" in option:
+            for index, item in enumerate(value):
+                if not _type_ok(item, option["elements"]):
+                    errors.append(
+                        f"environment '{env}': setting '{where}[{index}]' is {_show(item)}; "
+                        f"allowed: a {option['elements']}"
+                    )
+        if type_name == "dict" and "options" in option:
+            errors.extend(check_against_spec(env, value, option["options"], prefix=f"{where}."))
+    return errors
+
+
+def lookup(values: dict[str, Any], path: str) -> Any:
+    current: Any = values
+    for part in path.split("."):
+        if not isinstance(current, dict) or part not in current:
+            return None
+        current = current[part]
+    return current
+
+
+def check_ranges_and_rules(env: str, values: dict[str, Any]) -> list[str]:
+    """What the schema cannot say: ranges, size ordering, CIDR shape, steps, formats."""
+    errors = []
+    for path, (low, high) in RANGES.items():
+        value = lookup(values, path)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not low <= value <= high:
+            errors.append(f"environment '{env}': setting '{path}' is {value}; allowed: {low} to {high}")
+    config = values.get("env_config") or {}
+    low, desired, high = (config.get(k) for k in ("min_size", "desired_capacity", "max_size"))
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in (low, desired, high)) and not low <= desired <= high:
+        errors.append(
+            f"environment '{env}': env_config sizes min_size={low}, desired_capacity={desired}, max_size={high}; "
+            "allowed: min_size <= desired_capacity <= max_size"
+        )
+    errors.extend(check_name(values.get("env_name"), f"environment '{env}': setting 'env_name'"))
+    cidr = values.get("vpc_cidr")
+    if isinstance(cidr, str):
+        errors.extend(_check_cidr(env, cidr))
+    memory = values.get("memory_limit")
+    if isinstance(memory, str) and not MEMORY_PATTERN.match(memory):
+        errors.append(f"environment '{env}': setting 'memory_limit' is {memory!r}; allowed: a size like 512m or 2g")
+    steps = values.get("canary_steps")
+    numbers = isinstance(steps, list) and all(isinstance(s, int) and not isinstance(s, bool) for s in steps)
+    if numbers and (not steps or steps[-1] != 100 or steps[0] <= 0 or any(b <= a for a, b in pairwise(steps))):
+        errors.append(
+            f"environment '{env}': setting 'canary_steps' is {steps}; allowed: rising percentages above 0 ending at 100"
+        )
+    tg = values.get("target_group_health_check") or {}
+    if isinstance(tg.get("timeout"), int) and isinstance(tg.get("interval"), int) and tg["timeout"] >= tg["interval"]:
+        errors.append(
+            f"environment '{env}': setting 'target_group_health_check.timeout' is {tg['timeout']}; "
+            f"allowed: less than the interval ({tg['interval']})"
+        )
+    return errors
+
+
+def _check_cidr(env: str, cidr: str) -> list[str]:
+    try:
+        network = ipaddress.IPv4Network(cidr, strict=True)
+    except ValueError as exc:
+        return [
+            f"environment '{env}': setting 'vpc_cidr' is {cidr!r}, not a valid IPv4 network ({exc}); "
+            "allowed: a network address with a prefix, like 10.3.0.0/16"
+        ]
+    low, high = CIDR_PREFIX_RANGE
+    if not low <= network.prefixlen <= high:
+        return [f"environment '{env}': setting 'vpc_cidr' is {cidr}; allowed: a prefix from /{low} to /{high}"]
+    return []
+
+
+def check_overlaps(cidrs: dict[str, str]) -> list[str]:
+    """Pairs of environments whose VPC CIDRs overlap."""
+    networks = {}
+    for env, cidr in cidrs.items():
+        try:
+            networks[env] = ipaddress.IPv4Network(cidr, strict=True)
+        except (ValueError, TypeError):
+            continue
+    errors = []
+    names = sorted(networks)
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            if networks[first].overlaps(networks[second]):
+                errors.append(
+                    f"environment '{second}': setting 'vpc_cidr' is {networks[second]}, which overlaps "
+                    f"environment '{first}' ({networks[first]}); allowed: a CIDR no other environment uses"
+                )
+    return errors
+
+
+def check_policies(env: str, values: dict[str, Any], policies: list[dict[str, Any]]) -> list[str]:
+    errors = []
+    for policy in policies:
+        if env not in (policy.get("environments") or []):
+            continue
+        actual = lookup(values, policy["setting"])
+        if actual != policy["equals"]:
+            why = f" ({policy['why']})" if policy.get("why") else ""
+            errors.append(
+                f"environment '{env}': setting '{policy['setting']}' is {_show(actual)}; "
+                f"the policy requires {_show(policy['equals'])}{why}"
+            )
+    return errors
+
+
+def check_policy_shapes(policies: Any) -> list[str]:
+    if not isinstance(policies, list):
+        return [f"environment_policies is {_show(policies)}; allowed: a list of rules"]
+    errors = []
+    for index, policy in enumerate(policies):
+        if not isinstance(policy, dict) or not {"environments", "setting", "equals"} <= set(policy):
+            errors.append(
+                f"environment_policies[{index}] is {_show(policy)}; allowed: a rule with environments, setting, "
+                "equals and an optional why"
+            )
+    return errors
+
+
+def resolve_promotion(
+    source: str | None, target: str | None, order: list[str], allow_non_adjacent: bool = False
+) -> tuple[str | None, list[str]]:
+    """The target of a promotion from source, or the reasons it is not allowed."""
+    if source is None:
+        return None, []
+    errors = check_name(source, "promotion source") + (check_name(target, "promotion target") if target else [])
+    if errors:
+        return None, errors
+    if source not in order:
+        return None, [f"promotion source '{source}' is not in promotion_order; allowed: {', '.join(order[:-1])}"]
+    position = order.index(source)
+    if target is None:
+        if position == len(order) - 1:
+            return None, [
+                f"promotion source '{source}' is the last environment in promotion_order "
+                f"({' -> '.join(order)}); there is nothing to promote to"
+            ]
+        return order[position + 1], []
+    if target == source:
+        following = order[position + 1] if position + 1 < len(order) else "none"
+        return None, [f"promotion target '{target}' equals the source; allowed: {following}"]
+    if target not in order:
+        allowed = ", ".join(order[position + 1 :]) or "none"
+        return None, [f"promotion target '{target}' is not in promotion_order; allowed: {allowed}"]
+    target_position = order.index(target)
+    if target_position < position:
+        return None, [
+            f"promotion {source} -> {target} goes backwards in promotion_order ({' -> '.join(order)}); "
+            f"allowed target: {order[position + 1] if position + 1 < len(order) else 'none'}"
+        ]
+    if target_position != position + 1 and not allow_non_adjacent:
+        return None, [
+            f"promotion {source} -> {target} skips {', '.join(order[position + 1 : target_position])}; "
+            f"allowed target: {order[position + 1]}, or give the override allow_non_adjacent=true to skip"
+        ]
+    return target, []
+
+
+def validate(
+    requested: list[Any],
+    hosts_vars: dict[str, dict[str, Any]],
+    spec: dict[str, Any],
+    policies: list[dict[str, Any]],
+    promotion: dict[str, Any] | None = None,
+    declared: list[dict[str, Any]] | None = None,
+) -> tuple[list[str], dict[str, Any]]:
+    """Check the requested environments (and all for CIDR overlaps); return (errors, facts)."""
+    errors: list[str] = []
+    for name in requested:
+        errors.extend(check_name(name))
+    if errors:
+        return errors, {}
+    missing = [name for name in requested if name not in hosts_vars]
+    for name in missing:
+        errors.append(f"environment '{name}' does not exist; known environments: {', '.join(sorted(hosts_vars))}")
+    errors.extend(check_policy_shapes(policies))
+    errors.extend(check_declared(declared or [], spec))
+    settings: dict[str, dict[str, Any]] = {}
+    for env, host_vars in sorted(hosts_vars.items()):
+        values = settings_of(host_vars, spec)
+        settings[env] = values
+        if env not in requested:
+            continue
+        groups = host_vars.get("group_names")
+        if isinstance(groups, list) and env not in groups:
+            errors.append(
+                f"environment '{env}': setting 'env_name' is {env!r} but its host is in groups {sorted(groups)}; "
+                f"allowed: the name of the environment's group"
+            )
+        errors.extend(check_against_spec(env, values, spec))
+        errors.extend(check_ranges_and_rules(env, values))
+        if not isinstance(policies, list) or check_policy_shapes(policies):
+            continue
+        errors.extend(check_policies(env, values, policies))
+    errors.extend(check_overlaps({env: v.get("vpc_cidr") for env, v in settings.items()}))
+    facts: dict[str, Any] = {"environments": sorted(requested)}
+    if promotion and promotion.get("source") is not None:
+        order = next((v.get("promotion_order") for v in settings.values() if v.get("promotion_order")), [])
+        target, promotion_errors = resolve_promotion(
+            promotion.get("source"), promotion.get("target"), order, bool(promotion.get("allow_non_adjacent"))
+        )
+        errors.extend(promotion_errors)
+        for env in (promotion.get("source"), target):
+            if env and env not in hosts_vars and not promotion_errors:
+                errors.append(
+                    f"environment '{env}' does not exist; known environments: {', '.join(sorted(hosts_vars))}"
+                )
+        facts["promotion"] = {"source": promotion.get("source"), "target": target}
+    return errors, facts

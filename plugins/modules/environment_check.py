@@ -1,0 +1,123 @@
+#!/usr/bin/python
+# Copyright: Stageflow engineers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: environment_check
+short_description: Validate Stageflow environments before any AWS call
+version_added: 0.1.0
+description:
+  - Checks environments' settings against a schema (the C(stageflow.aws.validate) role's C(environment) argument spec),
+    with ranges, CIDR rules, overlaps across all environments, policies and the direction of a promotion.
+  - Reports every problem at once; each message names the environment, the setting, the value and what is allowed.
+  - Makes no AWS call. Normally used through the C(stageflow.aws.validate) role.
+author:
+  - Stageflow engineers (@stageflow)
+options:
+  environments:
+    description: Names of the environments to check.
+    type: list
+    elements: raw
+    required: true
+  hosts_vars:
+    description: Every known environment's variables, by environment name (its inventory host's vars).
+    type: dict
+    required: true
+  spec:
+    description: The settings schema, in argument-spec form (options with type, required, choices, elements, options).
+    type: dict
+    required: true
+  policies:
+    description: Rules, each with C(environments), C(setting) (a dotted path), C(equals) and an optional C(why).
+    type: list
+    elements: raw
+    default: []
+  declared:
+    description:
+      - The inventory's group_vars and host_vars files, each with C(file), C(scope) (the group or host) and C(keys)
+        (its top-level keys); a key that is not a setting is reported as a typo.
+      - Comes from the C(stageflow.aws.environment_settings_files) filter.
+    type: list
+    elements: dict
+    default: []
+  promotion:
+    description: A promotion to check, with C(source), C(target) (null for the next environment) and
+      C(allow_non_adjacent).
+    type: dict
+notes:
+  - Supports check mode; it changes nothing in either mode.
+attributes:
+  check_mode:
+    description: Can run in check mode and return the same result.
+    support: full
+  diff_mode:
+    description: Returns no diff; it changes nothing.
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Check prod before provisioning it
+  stageflow.aws.environment_check:
+    environments: [prod]
+    hosts_vars: "{{ dict(groups['environments'] | map('extract', hostvars, 'env_name') | zip(groups['environments'] | map('extract', hostvars))) }}"
+    spec: "{{ (lookup('ansible.builtin.file', 'roles/validate/meta/argument_specs.yml') | from_yaml).argument_specs.environment.options }}"
+    policies: "{{ environment_policies }}"
+    promotion:
+      source: staging
+"""
+
+RETURN = r"""
+environments:
+  description: The environments checked.
+  returned: success
+  type: list
+  elements: str
+  sample: [prod]
+promotion:
+  description: The promotion checked, with its target resolved from the promotion order.
+  returned: when I(promotion.source) is set
+  type: dict
+  sample: {"source": "staging", "target": "prod"}
+errors:
+  description: Every problem found.
+  returned: failure
+  type: list
+  elements: str
+  sample: ["environment 'prod': setting 'database.multi_az' is False; the policy requires True"]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.stageflow.aws.plugins.module_utils.environments import validate
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            environments=dict(type="list", elements="raw", required=True),
+            hosts_vars=dict(type="dict", required=True),
+            spec=dict(type="dict", required=True),
+            policies=dict(type="list", elements="raw", default=[]),
+            promotion=dict(type="dict"),
+            declared=dict(type="list", elements="dict", default=[]),
+        ),
+        supports_check_mode=True,
+    )
+    errors, facts = validate(
+        module.params["environments"],
+        module.params["hosts_vars"],
+        module.params["spec"],
+        module.params["policies"],
+        module.params["promotion"],
+        module.params["declared"],
+    )
+    if errors:
+        module.fail_json(
+            msg=f"{len(errors)} problem(s) in the environments' settings:\n- " + "\n- ".join(errors),
+            errors=errors,
+        )
+    module.exit_json(changed=False, **facts)
+
+
+if __name__ == "__main__":
+    main()

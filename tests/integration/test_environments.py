@@ -1,0 +1,152 @@
+"""Environments as data: validation, branch mapping and the report, run as playbooks.
+
+Each run's AWS calls are read from the local cloud's recorder: validation must make none.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT, Cloud
+
+
+@pytest.fixture
+def inventory(tmp_path: Path) -> Path:
+    """A copy of the shipped inventory that a test may break."""
+    copy = tmp_path / "inventories"
+    shutil.copytree(ROOT / "inventories", copy)
+    return copy
+
+
+def edit(path: Path, change) -> None:
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def validate(cloud: Cloud, inventory: Path | None = None, *extra: str):
+    if cloud.control:
+        cloud.control.reset_recording()
+    args = ["playbooks/validate.yml", *extra]
+    if inventory:
+        args = ["-i", str(inventory / "stageflow.yml"), *args]
+    proc = cloud.playbook(*args)
+    calls = cloud.control.calls() if cloud.control else []
+    return proc, calls
+
+
+def test_shipped_inventory_validates_without_aws_calls(cloud: Cloud) -> None:
+    proc, calls = validate(cloud)
+    assert proc.returncode == 0, proc.stdout
+    assert "Valid: dev, prod, staging" in proc.stdout
+    assert calls == []
+
+
+BAD_INPUTS = [
+    pytest.param(
+        lambda inv: edit(inv / "group_vars/staging.yml", lambda d: d.update(vpc_cidr="10.2.0.0/20")),
+        (),
+        "environment 'staging': setting 'vpc_cidr' is 10.2.0.0/20, which overlaps environment 'prod' (10.2.0.0/16)",
+        id="overlapping CIDRs",
+    ),
+    pytest.param(
+        lambda inv: edit(inv / "group_vars/dev.yml", lambda d: d["env_config"].update(min_size=3)),
+        ("-e", "env=dev"),
+        "environment 'dev': env_config sizes min_size=3, desired_capacity=1, max_size=2",
+        id="min_size > max_size",
+    ),
+    pytest.param(
+        lambda inv: edit(inv / "group_vars/prod.yml", lambda d: d.update(instance_typ="t3.large")),
+        ("-e", "env=prod"),
+        "unknown setting 'instance_typ'",
+        id="unknown key",
+    ),
+    pytest.param(
+        None,
+        ("-e", '{"env": "staging; rm -rf /"}'),
+        "environment name 'staging; rm -rf /' is not allowed",
+        id="shell metacharacters",
+    ),
+    pytest.param(None, ("-e", "env=../prod"), "environment name '../prod' is not allowed", id="path trick"),
+    pytest.param(None, ("-e", "env=Prod"), "environment name 'Prod' is not allowed", id="upper case"),
+    pytest.param(None, ("-e", '{"env": ""}'), "environment name '' is not allowed", id="empty name"),
+    pytest.param(
+        lambda inv: edit(inv / "group_vars/prod.yml", lambda d: d["database"].update(multi_az=False)),
+        ("-e", "env=prod"),
+        "environment 'prod': setting 'database.multi_az' is False; the policy requires True",
+        id="prod without multi-AZ",
+    ),
+    pytest.param(
+        None,
+        ("-e", "source=prod", "-e", "target=dev"),
+        "promotion prod -> dev goes backwards",
+        id="promotion prod to dev",
+    ),
+    pytest.param(
+        None,
+        ("-e", "source=staging", "-e", "target=staging"),
+        "promotion target 'staging' equals the source",
+        id="source equals target",
+    ),
+    pytest.param(
+        None,
+        ("-e", "env=qa"),
+        "environment 'qa' does not exist; known environments: dev, prod, staging",
+        id="environment that does not exist",
+    ),
+]
+
+
+@pytest.mark.parametrize(("breakage", "extra", "message"), BAD_INPUTS)
+def test_bad_input_fails_fast_with_a_clear_message_and_no_aws_call(cloud: Cloud, inventory, breakage, extra, message):
+    if breakage:
+        breakage(inventory)
+    proc, calls = validate(cloud, inventory, *extra)
+    assert proc.returncode != 0
+    output = proc.stdout.replace("\n        ", " ").replace("''", "'")
+    assert message in output, proc.stdout
+    assert calls == []
+
+
+def test_non_adjacent_promotion_needs_the_named_override(cloud: Cloud) -> None:
+    proc, _calls = validate(cloud, None, "-e", "source=dev", "-e", "target=prod")
+    assert proc.returncode != 0 and "skips staging" in proc.stdout
+    proc, calls = validate(cloud, None, "-e", "source=dev", "-e", "target=prod", "-e", "allow_non_adjacent=true")
+    assert proc.returncode == 0 and "promotion dev -> prod" in proc.stdout
+    assert calls == []
+
+
+@pytest.mark.parametrize(
+    ("branch", "expected"),
+    [
+        ("refs/heads/main", ["environment=prod", "deploy=true"]),
+        ("refs/heads/develop", ["environment=staging", "deploy=true"]),
+        ("refs/heads/feature/x", ["environment=dev", "deploy=true"]),
+        ("refs/heads/bugfix/y", ["environment=dev", "deploy=false"]),
+    ],
+)
+def test_ci_branch_mapping_command_gives_the_seeds_answers(cloud: Cloud, tmp_path, branch, expected) -> None:
+    output = tmp_path / "github_output"
+    proc = cloud.playbook("playbooks/ci_environment.yml", "-e", f"branch={branch}", "-e", f"ci_output={output}")
+    assert proc.returncode == 0, proc.stdout
+    assert output.read_text().splitlines() == expected
+
+
+def test_report_prints_and_writes_the_matrix_offline(cloud: Cloud, tmp_path) -> None:
+    if cloud.control:
+        cloud.control.reset_recording()
+    proc = cloud.playbook("playbooks/report.yml", "-e", f"report_dir={tmp_path}")
+    assert proc.returncode == 0, proc.stdout
+    assert "| **Instances** | 1x t3.micro | 2x t3.small | 3x t3.medium |" in proc.stdout
+    data = json.loads((tmp_path / "environment-matrix.json").read_text())
+    assert data["environments"] == ["dev", "staging", "prod"] and data["seed_total"] == 245
+    assert data["total"] == round(sum(c["cost_total"] for c in data["columns"]), 2)
+    markdown = (tmp_path / "environment-matrix.md").read_text()
+    assert "| **Cost/Month (seed)** | $25 | $70 | $150 |" in markdown
+    if cloud.control:
+        assert cloud.control.calls() == []

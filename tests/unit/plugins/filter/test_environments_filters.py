@@ -1,0 +1,78 @@
+"""The environments filters: branch mapping, settings files and the comparison matrix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from ansible.errors import AnsibleFilterError
+from ansible_collections.stageflow.aws.plugins.filter import environments as flt
+from ansible_collections.stageflow.aws.plugins.module_utils import matrix
+
+ROOT = Path(__file__).resolve().parents[4]
+MAPPING = yaml.safe_load((ROOT / "inventories/group_vars/all/main.yml").read_text())["branch_mapping"]
+PRICES = yaml.safe_load((ROOT / "playbooks/vars/aws_prices.yml").read_text())["aws_prices"]
+
+
+@pytest.mark.parametrize(
+    ("branch", "environment", "deploy"),
+    [
+        ("refs/heads/main", "prod", True),
+        ("develop", "staging", True),
+        ("refs/heads/feature/x", "dev", True),
+        ("hotfix/y", "dev", False),
+        ("mainline", "dev", False),
+    ],
+)
+def test_seed_branch_mapping(branch, environment, deploy) -> None:
+    answer = flt.environment_for_branch(branch, MAPPING)
+    assert (answer["environment"], answer["deploy"]) == (environment, deploy)
+
+
+def test_branch_mapping_errors() -> None:
+    with pytest.raises(AnsibleFilterError, match="non-empty string"):
+        flt.environment_for_branch("", MAPPING)
+    with pytest.raises(AnsibleFilterError, match="no rule matches branch 'x'"):
+        flt.environment_for_branch("x", [{"pattern": "main", "environment": "prod", "deploy": True}])
+    with pytest.raises(AnsibleFilterError, match="needs pattern, environment and deploy"):
+        flt.environment_for_branch("x", [{"pattern": "*"}])
+
+
+def test_settings_files_list_top_level_keys(tmp_path) -> None:
+    (tmp_path / "group_vars" / "all").mkdir(parents=True)
+    (tmp_path / "group_vars" / "all" / "main.yml").write_text("app_name: x\n")
+    (tmp_path / "group_vars" / "prod.yml").write_text("env_name: prod\ninstance_typ: t3.large\n")
+    inventory = tmp_path / "stageflow.yml"
+    inventory.write_text("all: {}\n")
+    found = flt.environment_settings_files([str(inventory)])
+    assert [(f["scope"], f["keys"]) for f in found] == [("all", ["app_name"]), ("prod", ["env_name", "instance_typ"])]
+
+
+def seed_settings(env: str) -> dict:
+    shared = yaml.safe_load((ROOT / "inventories/group_vars/all/main.yml").read_text())
+    return {**shared, **yaml.safe_load((ROOT / f"inventories/group_vars/{env}.yml").read_text())}
+
+
+def test_matrix_rows_follow_the_seed_and_costs_add_up() -> None:
+    data = matrix.matrix({e: seed_settings(e) for e in ("prod", "dev", "staging")}, ["dev", "staging", "prod"], PRICES)
+    assert data["environments"] == ["dev", "staging", "prod"]
+    dev, staging, prod = data["columns"]
+    assert [c["Instances"] for c in data["columns"]] == ["1x t3.micro", "2x t3.small", "3x t3.medium"]
+    assert [c["Database"] for c in data["columns"]] == ["MongoDB (single)", "MongoDB (replica)", "MongoDB (sharded)"]
+    assert [c["SSL/HTTPS"] for c in data["columns"]] == ["No", "Yes", "Yes"]
+    assert [c["Auto-scaling"] for c in data["columns"]] == ["No", "Limited", "Full"]
+    assert dev["cost_items"]["ec2"] == round(0.0104 * 730, 2)
+    assert prod["cost_items"]["database"] == round(3 * 0.072 * 730, 2)
+    assert data["total"] == round(dev["cost_total"] + staging["cost_total"] + prod["cost_total"], 2)
+    assert data["seed_total"] == 245
+    markdown = matrix.to_markdown(data)
+    assert "| **Cost/Month (seed)** | $25 | $70 | $150 |" in markdown
+    assert "the seed said $245/month" in markdown
+
+
+def test_matrix_names_a_missing_price() -> None:
+    settings = seed_settings("dev")
+    settings["env_config"] = {**settings["env_config"], "instance_type": "x9.huge"}
+    with pytest.raises(AnsibleFilterError, match=r"no EC2 price for 'x9\.huge'"):
+        flt.environment_matrix({"dev": settings}, ["dev"], PRICES)
