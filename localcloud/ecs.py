@@ -457,15 +457,6 @@ class EcsEmulator:
         def health_for(tg: FakeTargetGroup, target: dict[str, Any], ec2_backend: Any) -> FakeHealthStatus:
             return emulator.target_health(tg, target) or original_health_for(tg, target, ec2_backend)
 
-        original_cluster_init = ecs_models.Cluster.__init__
-
-        def cluster_init(cluster: Any, *args: Any, **kwargs: Any) -> None:
-            original_cluster_init(cluster, *args, **kwargs)
-            # DescribeClusters always carries these lists, empty or not; modules index them
-            cluster.capacity_providers = cluster.capacity_providers or []
-            cluster.default_capacity_provider_strategy = cluster.default_capacity_provider_strategy or []
-
-        ecs_models.Cluster.__init__ = cluster_init
         EC2ContainerServiceBackend.create_service = create_service
         EC2ContainerServiceBackend.update_service = update_service
         EC2ContainerServiceBackend.delete_service = delete_service

@@ -20,7 +20,7 @@ from moto.moto_server.threaded_moto_server import MotoRequestHandler
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from . import health
+from . import fidelity, health
 from .ecs import EcsEmulator, Settings
 from .faults import FaultError, Faults
 
@@ -93,6 +93,7 @@ class LocalCloud:
         self.settings = Settings(rollout_seconds=rollout_seconds)
         self.emulator = EcsEmulator(self.faults, self.settings)
         self.emulator.install()
+        fidelity.install()
         self._requested_port = port
         self._seed = seed
         self._rng = random.Random(seed)

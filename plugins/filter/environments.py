@@ -64,6 +64,26 @@ def environment_settings_files(sources):
     return found
 
 
+def subnet_plan(vpc_cidr, availability_zones, newbits=4):
+    """A public and a private subnet per availability zone: public ones from the bottom of the VPC's
+    range, private ones from its middle, each `newbits` longer than the VPC's prefix."""
+    import ipaddress
+
+    try:
+        subnets = list(ipaddress.IPv4Network(vpc_cidr, strict=True).subnets(prefixlen_diff=int(newbits)))
+    except (ValueError, TypeError) as exc:
+        raise AnsibleFilterError(f"subnet_plan: {vpc_cidr!r} cannot be split by {newbits} bits: {exc}") from exc
+    half = len(subnets) // 2
+    if len(availability_zones) > half:
+        raise AnsibleFilterError(
+            f"subnet_plan: {vpc_cidr} split by {newbits} bits holds {half} subnets per tier, "
+            f"not {len(availability_zones)} (one per availability zone)"
+        )
+    plan = [{"tier": "public", "az": az, "cidr": str(subnets[i])} for i, az in enumerate(availability_zones)]
+    plan += [{"tier": "private", "az": az, "cidr": str(subnets[half + i])} for i, az in enumerate(availability_zones)]
+    return plan
+
+
 def environment_matrix(environments, order, prices):
     try:
         return _matrix.matrix(environments, order, prices)
@@ -81,6 +101,7 @@ class FilterModule:
             "environment_for_branch": environment_for_branch,
             "environment_vars": environment_vars,
             "environment_settings_files": environment_settings_files,
+            "subnet_plan": subnet_plan,
             "environment_matrix": environment_matrix,
             "environment_matrix_markdown": environment_matrix_markdown,
         }
