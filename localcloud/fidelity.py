@@ -8,7 +8,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from moto.autoscaling.models import AutoScalingBackend
+from moto.autoscaling.responses import AutoScalingResponse
+from moto.core.responses import EmptyResult
 from moto.dynamodb.models.table import Table
+from moto.ec2.models.launch_templates import LaunchTemplateVersion
 from moto.ecs import models as ecs_models
 
 _INSTALLED = False
@@ -43,3 +47,40 @@ def install() -> None:
         return result
 
     Table.describe = describe
+
+    if not hasattr(AutoScalingResponse, "disable_metrics_collection"):
+
+        def disable_metrics_collection(response: AutoScalingResponse) -> EmptyResult:
+            # AutoScaling's DisableMetricsCollection: no metrics named means all of them.
+            group = response.autoscaling_backend.autoscaling_groups[response._get_param("AutoScalingGroupName")]
+            named = response._get_param("Metrics") or []
+            group.metrics = [m for m in group.metrics if named and m not in named]
+            return EmptyResult()
+
+        AutoScalingResponse.disable_metrics_collection = disable_metrics_collection
+
+    original_describe_groups = AutoScalingBackend.describe_auto_scaling_groups
+
+    def describe_auto_scaling_groups(backend: AutoScalingBackend, *args: Any, **kwargs: Any) -> Any:
+        # AutoScaling lists a group's tags sorted by key; amazon.aws.autoscaling_group compares them in that order.
+        groups = original_describe_groups(backend, *args, **kwargs)
+        for group in groups:
+            group.tags.sort(key=lambda tag: tag.get("Key", tag.get("key", "")))
+        return groups
+
+    AutoScalingBackend.describe_auto_scaling_groups = describe_auto_scaling_groups
+
+    original_version_init = LaunchTemplateVersion.__init__
+
+    def version_init(version: LaunchTemplateVersion, template: Any, number: int, data: dict, description: str) -> None:
+        # CreateLaunchTemplate's own TagSpecifications tag the template; they are not part of its version's data
+        # (AWS refuses resource type launch-template inside LaunchTemplateData). moto copies them in.
+        specs = [s for s in data.get("TagSpecifications", []) if s.get("ResourceType") != "launch-template"]
+        data = (
+            {**data, "TagSpecifications": specs}
+            if specs
+            else {k: v for k, v in data.items() if k != "TagSpecifications"}
+        )
+        original_version_init(version, template, number, data, description)
+
+    LaunchTemplateVersion.__init__ = version_init
