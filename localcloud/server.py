@@ -89,7 +89,8 @@ class LocalCloud:
     """Start, use and stop one local cloud. One per process: moto's state is global."""
 
     def __init__(self, port: int = 0, rollout_seconds: float = 3.0, seed: int = 0) -> None:
-        # AWS accounts have the AWS-managed IAM policies (AmazonECSTaskExecutionRolePolicy ...); moto loads them on request.
+        # AWS accounts have the AWS-managed IAM policies (AmazonECSTaskExecutionRolePolicy ...);
+        # moto loads them only on request.
         os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
         self.faults = Faults()
         self.settings = Settings(rollout_seconds=rollout_seconds)
