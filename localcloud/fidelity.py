@@ -10,6 +10,8 @@ from typing import Any
 
 from moto.autoscaling.models import AutoScalingBackend
 from moto.autoscaling.responses import AutoScalingResponse
+from moto.backup.models import BackupBackend
+from moto.core.exceptions import JsonRESTError
 from moto.core.responses import EmptyResult
 from moto.dynamodb.models.table import Table
 from moto.ec2.models.launch_templates import LaunchTemplateVersion
@@ -84,3 +86,16 @@ def install() -> None:
         original_version_init(version, template, number, data, description)
 
     LaunchTemplateVersion.__init__ = version_init
+
+    original_describe_vault = BackupBackend.describe_backup_vault
+
+    def describe_backup_vault(backend: BackupBackend, name: str, *args: Any, **kwargs: Any) -> Any:
+        # AWS Backup answers 403 AccessDeniedException for a vault that does not exist, and amazon.aws.backup_vault
+        # relies on it; moto answers ResourceNotFoundException.
+        if name not in backend.vaults:
+            error = JsonRESTError("AccessDeniedException", "Insufficient privileges to perform this action.")
+            error.code = 403
+            raise error
+        return original_describe_vault(backend, name, *args, **kwargs)
+
+    BackupBackend.describe_backup_vault = describe_backup_vault

@@ -84,6 +84,26 @@ def subnet_plan(vpc_cidr, availability_zones, newbits=4):
     return plan
 
 
+def metric_widget(spec, region, period=300):
+    """A CloudWatch metric widget with one line per dimension value, written as the seed writes them."""
+    title, namespace, metric, dimension, values = spec
+    metrics = [
+        [namespace, metric, dimension, value] if index == 0 else [".", ".", ".", value]
+        for index, value in enumerate(values)
+    ]
+    return {
+        "type": "metric",
+        "properties": {
+            "metrics": metrics,
+            "view": "timeSeries",
+            "stacked": False,
+            "region": region,
+            "title": title,
+            "period": int(period),
+        },
+    }
+
+
 def environment_matrix(environments, order, prices):
     try:
         return _matrix.matrix(environments, order, prices)
@@ -102,6 +122,7 @@ class FilterModule:
             "environment_vars": environment_vars,
             "environment_settings_files": environment_settings_files,
             "subnet_plan": subnet_plan,
+            "metric_widget": metric_widget,
             "environment_matrix": environment_matrix,
             "environment_matrix_markdown": environment_matrix_markdown,
         }
