@@ -27,11 +27,11 @@ def environment_for_branch(branch, mapping):
 
 
 def environment_vars(hosts, hostvars):
-    """The variables of each environment's host, keyed by the environment's name (its env_name)."""
+    """The variables of each environment's host, keyed by the environment's name (its environment_name)."""
     result = {}
     for host in hosts:
         host_vars = hostvars[host]
-        name = host_vars.get("env_name", host)
+        name = host_vars.get("environment_name", host)
         result[name] = {key: host_vars[key] for key in host_vars}
     return result
 
@@ -84,6 +84,21 @@ def subnet_plan(vpc_cidr, availability_zones, newbits=4):
     return plan
 
 
+def free_cidr(taken, pool, prefix=16):
+    """The first subnet of `pool` with the given prefix that overlaps none of the `taken` CIDRs."""
+    import ipaddress
+
+    try:
+        networks = [ipaddress.IPv4Network(cidr, strict=False) for cidr in taken if cidr]
+        candidates = ipaddress.IPv4Network(pool, strict=True).subnets(new_prefix=int(prefix))
+    except (ValueError, TypeError) as exc:
+        raise AnsibleFilterError(f"free_cidr: {exc}") from exc
+    for candidate in candidates:
+        if not any(candidate.overlaps(network) for network in networks):
+            return str(candidate)
+    raise AnsibleFilterError(f"free_cidr: no /{prefix} left in {pool}; destroy unused feature environments")
+
+
 def metric_widget(spec, region, period=300):
     """A CloudWatch metric widget with one line per dimension value, written as the seed writes them."""
     title, namespace, metric, dimension, values = spec
@@ -123,6 +138,7 @@ class FilterModule:
             "environment_settings_files": environment_settings_files,
             "subnet_plan": subnet_plan,
             "metric_widget": metric_widget,
+            "free_cidr": free_cidr,
             "environment_matrix": environment_matrix,
             "environment_matrix_markdown": environment_matrix_markdown,
         }

@@ -164,7 +164,7 @@ def check_ranges_and_rules(env: str, values: dict[str, Any]) -> list[str]:
             f"environment '{env}': env_config sizes min_size={low}, desired_capacity={desired}, max_size={high}; "
             "allowed: min_size <= desired_capacity <= max_size"
         )
-    errors.extend(check_name(values.get("env_name"), f"environment '{env}': setting 'env_name'"))
+    errors.extend(check_name(values.get("environment_name"), f"environment '{env}': setting 'environment_name'"))
     cidr = values.get("vpc_cidr")
     if isinstance(cidr, str):
         errors.extend(_check_cidr(env, cidr))
@@ -315,8 +315,8 @@ def validate(
         groups = host_vars.get("group_names")
         if isinstance(groups, list) and env not in groups:
             errors.append(
-                f"environment '{env}': setting 'env_name' is {env!r} but its host is in groups {sorted(groups)}; "
-                f"allowed: the name of the environment's group"
+                f"environment '{env}': setting 'environment_name' is {env!r} but its host is in groups "
+                f"{sorted(groups)}; allowed: the name of the environment's group"
             )
         errors.extend(check_against_spec(env, values, spec))
         errors.extend(check_ranges_and_rules(env, values))

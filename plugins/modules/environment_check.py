@@ -60,7 +60,7 @@ EXAMPLES = r"""
 - name: Check prod before provisioning it
   stageflow.aws.environment_check:
     environments: [prod]
-    hosts_vars: "{{ dict(groups['environments'] | map('extract', hostvars, 'env_name') | zip(groups['environments'] | map('extract', hostvars))) }}"
+    hosts_vars: "{{ dict(groups['environments'] | map('extract', hostvars, 'environment_name') | zip(groups['environments'] | map('extract', hostvars))) }}"
     spec: "{{ (lookup('ansible.builtin.file', 'roles/validate/meta/argument_specs.yml') | from_yaml).argument_specs.environment.options }}"
     policies: "{{ environment_policies }}"
     promotion:

@@ -42,11 +42,14 @@ def test_branch_mapping_errors() -> None:
 def test_settings_files_list_top_level_keys(tmp_path) -> None:
     (tmp_path / "group_vars" / "all").mkdir(parents=True)
     (tmp_path / "group_vars" / "all" / "main.yml").write_text("app_name: x\n")
-    (tmp_path / "group_vars" / "prod.yml").write_text("env_name: prod\ninstance_typ: t3.large\n")
+    (tmp_path / "group_vars" / "prod.yml").write_text("environment_name: prod\ninstance_typ: t3.large\n")
     inventory = tmp_path / "stageflow.yml"
     inventory.write_text("all: {}\n")
     found = flt.environment_settings_files([str(inventory)])
-    assert [(f["scope"], f["keys"]) for f in found] == [("all", ["app_name"]), ("prod", ["env_name", "instance_typ"])]
+    assert [(f["scope"], f["keys"]) for f in found] == [
+        ("all", ["app_name"]),
+        ("prod", ["environment_name", "instance_typ"]),
+    ]
 
 
 def seed_settings(env: str) -> dict:

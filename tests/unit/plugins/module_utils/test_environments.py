@@ -83,7 +83,9 @@ def test_unknown_nested_key_is_reported(inventory) -> None:
 
 
 def test_unknown_top_level_key_in_a_group_vars_file_is_reported() -> None:
-    declared = [{"file": "inventories/group_vars/prod.yml", "scope": "prod", "keys": ["env_name", "instance_typ"]}]
+    declared = [
+        {"file": "inventories/group_vars/prod.yml", "scope": "prod", "keys": ["environment_name", "instance_typ"]}
+    ]
     errors = envs.check_declared(declared, SPEC)
     assert errors == [
         "environment 'prod' (inventories/group_vars/prod.yml): unknown setting 'instance_typ'; "
