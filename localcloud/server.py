@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -15,6 +16,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
+import botocore.exceptions
+import botocore.session
 from moto.moto_api import recorder
 from moto.moto_server.threaded_moto_server import MotoRequestHandler
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -51,11 +54,20 @@ def request_service_and_action(environ: dict[str, Any], body: bytes) -> tuple[st
     return service, f"{environ.get('REQUEST_METHOD', 'GET')} {environ.get('PATH_INFO', '/')}"
 
 
+@functools.cache
+def _protocol(signing_name: str) -> str:
+    """The protocol of the service signed as `signing_name`, when botocore's model has that name."""
+    try:
+        return botocore.session.get_session().get_service_model(signing_name).metadata.get("protocol", "")
+    except botocore.exceptions.UnknownServiceError:
+        return ""
+
+
 def throttling_response(service: str, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
     """The error each AWS protocol returns when a call is throttled."""
     request_id = str(uuid.uuid4())
     content_type = environ.get("CONTENT_TYPE", "")
-    if "json" in content_type:
+    if "json" in content_type or _protocol(service) == "rest-json":
         body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()
         return (
             "400 Bad Request",

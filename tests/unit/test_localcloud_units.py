@@ -81,6 +81,8 @@ def test_throttling_answers_follow_each_protocol() -> None:
     assert ("x-amzn-ErrorType", "ThrottlingException") in headers
     status, _headers, body = throttling_response("ec2", {"CONTENT_TYPE": "application/x-www-form-urlencoded"})
     assert status.startswith("503") and b"RequestLimitExceeded" in body
+    status, headers, body = throttling_response("backup", {})
+    assert status.startswith("400") and ("x-amzn-ErrorType", "ThrottlingException") in headers
     status, _headers, body = throttling_response("elasticloadbalancing", {})
     assert status.startswith("400") and b"<Code>Throttling</Code>" in body
 
