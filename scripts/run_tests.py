@@ -150,6 +150,12 @@ def suite_sanity() -> Result:
             if src.is_file() and not src.is_symlink():
                 (copy / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src, copy / rel)
+        # The collections ours depends on sit beside it, as ansible-test expects.
+        installed = next(Path(p) for p in sys.path if (Path(p) / "ansible_collections" / "amazon" / "aws").is_dir())
+        for dependency in ("amazon/aws", "community/aws"):
+            link = Path(tmp) / "ansible_collections" / dependency
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(installed / "ansible_collections" / dependency)
         subprocess.run(["git", "init", "-q"], cwd=copy, check=True)
         subprocess.run(["git", "add", "-A"], cwd=copy, check=True)
         run(
