@@ -50,24 +50,35 @@ class Call:
         return f"{self.service}:{self.action}"
 
 
+def service_and_action(authorization: str, target: str, body: str, method: str, path: str) -> tuple[str, str]:
+    """Which AWS service and action a signed request calls; ("", "") when it is not an AWS call.
+
+    JSON protocols name the action in X-Amz-Target, query protocols in the form body's Action;
+    REST protocols are named by method and path.
+    """
+    match = _CREDENTIAL_SCOPE.search(authorization)
+    if not match:
+        return "", ""
+    service = match.group(2)
+    if target:
+        return service, target.rsplit(".", 1)[-1]
+    action = parse_qs(body).get("Action", [""])[0] if "Action=" in body else ""
+    if action:
+        return service, action
+    return service, f"{method} {path.split('?', 1)[0]}"
+
+
 def _call_of(entry: dict[str, Any]) -> Call | None:
     headers = {k.lower(): v for k, v in entry.get("headers", {}).items()}
-    match = _CREDENTIAL_SCOPE.search(headers.get("authorization", ""))
-    if not match:
-        return None
-    service = match.group(2)
-    target = headers.get("x-amz-target")
-    if target:
-        return Call(service, target.rsplit(".", 1)[-1])
     body = entry.get("body") or ""
     if entry.get("body_encoded"):
         body = base64.b64decode(body).decode("utf-8", "replace")
-    action = parse_qs(body).get("Action", [""])[0] if "Action=" in body else ""
-    if action:
-        return Call(service, action)
     path = entry.get("url", "/").split("://", 1)[-1]
     path = "/" + path.split("/", 1)[1] if "/" in path else "/"
-    return Call(service, f"{entry.get('method', 'GET')} {path.split('?', 1)[0]}")
+    service, action = service_and_action(
+        headers.get("authorization", ""), headers.get("x-amz-target", ""), body, entry.get("method", "GET"), path
+    )
+    return Call(service, action) if service else None
 
 
 class LocalCloudClient:

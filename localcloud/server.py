@@ -7,7 +7,6 @@ import io
 import json
 import os
 import random
-import re
 import socket
 import tempfile
 import threading
@@ -24,12 +23,12 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from . import fidelity, health
+from .client import service_and_action
 from .ecs import EcsEmulator, Settings
 from .faults import FaultError, Faults
 
 HOST = "127.0.0.1"
 CONTROL_PREFIX = "/_localcloud/"
-_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
 
 StartResponse = Callable[..., Any]
 
@@ -40,18 +39,14 @@ class PortInUseError(RuntimeError):
 
 def request_service_and_action(environ: dict[str, Any], body: bytes) -> tuple[str, str]:
     """Which AWS service and action a signed request calls ('' when it is not an AWS call)."""
-    match = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
-    if not match:
-        return "", ""
-    service = match.group(2)
-    target = environ.get("HTTP_X_AMZ_TARGET", "")
-    if target:
-        return service, target.rsplit(".", 1)[-1]
-    if body and "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", ""):
-        action = parse_qs(body.decode("utf-8", "replace")).get("Action", [""])[0]
-        if action:
-            return service, action
-    return service, f"{environ.get('REQUEST_METHOD', 'GET')} {environ.get('PATH_INFO', '/')}"
+    form = body.decode("utf-8", "replace") if "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", "") else ""
+    return service_and_action(
+        environ.get("HTTP_AUTHORIZATION", ""),
+        environ.get("HTTP_X_AMZ_TARGET", ""),
+        form,
+        environ.get("REQUEST_METHOD", "GET"),
+        environ.get("PATH_INFO", "/"),
+    )
 
 
 @functools.cache

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.stageflow.aws.plugins.module_utils import matrix as _matrix
@@ -67,8 +68,6 @@ def environment_settings_files(sources):
 def subnet_plan(vpc_cidr, availability_zones, newbits=4):
     """A public and a private subnet per availability zone: public ones from the bottom of the VPC's
     range, private ones from its middle, each `newbits` longer than the VPC's prefix."""
-    import ipaddress
-
     try:
         subnets = list(ipaddress.IPv4Network(vpc_cidr, strict=True).subnets(prefixlen_diff=int(newbits)))
     except (ValueError, TypeError) as exc:
@@ -86,8 +85,6 @@ def subnet_plan(vpc_cidr, availability_zones, newbits=4):
 
 def free_cidr(taken, pool, prefix=16):
     """The first subnet of `pool` with the given prefix that overlaps none of the `taken` CIDRs."""
-    import ipaddress
-
     try:
         networks = [ipaddress.IPv4Network(cidr, strict=False) for cidr in taken if cidr]
         candidates = ipaddress.IPv4Network(pool, strict=True).subnets(new_prefix=int(prefix))
