@@ -15,6 +15,7 @@ import tempfile
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import start_localcloud  # noqa: E402
+from localcloud.client import spawn  # noqa: E402
 
 ANSIBLE_TEST_PIP_VERSION = "24.2"
 # Development files that must not reach the collection tarball.
@@ -98,34 +99,63 @@ def suite_pytest(name: str, path: str) -> Result:
 
 
 def molecule_scenarios() -> list[Path]:
-    return sorted(p.parent.parent.parent for p in ROOT.glob("roles/*/molecule/*/molecule.yml"))
+    return sorted(ROOT.glob("roles/*/molecule/*/molecule.yml"))
 
 
-def suite_molecule() -> Result:
-    result = Result("molecule")
-    roles = molecule_scenarios()
-    if not roles:
-        result.notes.append("no Molecule scenarios yet")
-        return result
-    proc, url = start_localcloud("--rollout-seconds", "1")
+MOLECULE_WORKERS = 2
+
+
+def run_scenario(scenario: Path, log: Path) -> tuple[bool, float]:
+    """`molecule test` of one scenario against a local cloud of its own, its output kept in `log`."""
+    role, name = scenario.parent.parent.parent, scenario.parent.name
+    proc, url = spawn("--rollout-seconds", "1", log_path=log.with_suffix(".localcloud.log"))
     env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         "AWS_ENDPOINT_URL": url,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_REGION": "us-east-1",
         "AWS_DEFAULT_REGION": "us-east-1",
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "PY_COLORS": "0",
+        "ANSIBLE_FORCE_COLOR": "0",
     }
+    t0 = time.monotonic()
     try:
-        for role in roles:
-            for scenario in sorted(role.glob("molecule/*/molecule.yml")):
-                name = scenario.parent.name
-                if run([tool("molecule"), "test", "-s", name], result, cwd=role, env=env):
-                    result.counts["scenarios passed"] = result.counts.get("scenarios passed", 0) + 1
-                result.counts["scenarios"] = result.counts.get("scenarios", 0) + 1
+        with log.open("w") as out:
+            code = subprocess.call([tool("molecule"), "test", "-s", name], cwd=role, env=env, stdout=out, stderr=out)
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+    return code == 0, time.monotonic() - t0
+
+
+def suite_molecule() -> Result:
+    """Every role's scenario (converge, idempotence, verify, destroy), two at a time, each on its own cloud."""
+    result = Result("molecule")
+    scenarios = molecule_scenarios()
+    logs = ROOT / "tests" / "output" / "molecule"
+    logs.mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(max_workers=MOLECULE_WORKERS) as pool:
+        futures = {}
+        for scenario in scenarios:
+            label = f"{scenario.parent.parent.parent.name}/{scenario.parent.name}"
+            log = logs / f"{label.replace('/', '-')}.log"
+            futures[label, log] = pool.submit(run_scenario, scenario, log)
+        for (label, log), future in futures.items():
+            ok, seconds = future.result()
+            verdict = "PASS" if ok else "FAIL"
+            print(f"{verdict}  molecule {label}  {seconds:.0f}s  (log: {log.relative_to(ROOT)})", flush=True)
+            result.counts["scenarios"] = result.counts.get("scenarios", 0) + 1
+            if ok:
+                result.counts["scenarios passed"] = result.counts.get("scenarios passed", 0) + 1
+            else:
+                result.ok = False
+                result.notes.append(f"FAILED: molecule {label}, see {log.relative_to(ROOT)}")
+                print(log.read_text()[-6000:], flush=True)
+    if not scenarios:
+        result.ok = False
+        result.notes.append("no Molecule scenario found")
     return result
 
 

@@ -30,3 +30,9 @@ def put_dashboard(client: Any, name: str, body: dict[str, Any]) -> None:
 @_retry
 def delete_dashboard(client: Any, name: str) -> None:
     client.delete_dashboards(DashboardNames=[name])
+
+
+@_retry
+def list_dashboards(client: Any, prefix: str = "") -> list[dict[str, Any]]:
+    kwargs = {"DashboardNamePrefix": prefix} if prefix else {}
+    return client.get_paginator("list_dashboards").paginate(**kwargs).build_full_result()["DashboardEntries"]
