@@ -165,3 +165,29 @@ def spawn(*extra: str, log_path: Path | None = None, cwd: Path | None = None) ->
             break
     proc.kill()
     raise RuntimeError(f"the local cloud did not start: {line!r}" + (f"; see {log_path}" if log_path else ""))
+
+
+def push_image(ecr: Any, repository: str, tag: str, content: str | None = None) -> str:
+    """Do what CI's `docker push` leaves behind in ECR: an image manifest under a tag; returns its digest.
+
+    `content` makes the image distinct (a build of that content); the same content gives the same digest. The layers
+    are described, not uploaded: ECS in the local cloud never pulls them.
+    """
+    import hashlib
+
+    seed = content or f"{repository}:{tag}"
+    layer = "sha256:" + hashlib.sha256(seed.encode()).hexdigest()
+    config = "sha256:" + hashlib.sha256(f"config {seed}".encode()).hexdigest()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1470, "digest": config},
+            "layers": [
+                {"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 2811478, "digest": layer}
+            ],
+        },
+        sort_keys=True,
+    )
+    answer = ecr.put_image(repositoryName=repository, imageManifest=manifest, imageTag=tag)
+    return answer["image"]["imageId"]["imageDigest"]

@@ -14,6 +14,7 @@ from moto.backup.models import BackupBackend
 from moto.core.exceptions import JsonRESTError
 from moto.core.responses import EmptyResult
 from moto.dynamodb.models.table import Table
+from moto.ec2.models.instances import InstanceBackend
 from moto.ec2.models.launch_templates import LaunchTemplateVersion
 from moto.ecs import models as ecs_models
 
@@ -99,3 +100,20 @@ def install() -> None:
         return original_describe_vault(backend, name, *args, **kwargs)
 
     BackupBackend.describe_backup_vault = describe_backup_vault
+
+    original_add_instances = InstanceBackend.add_instances
+
+    def add_instances(backend: InstanceBackend, *args: Any, **kwargs: Any) -> Any:
+        # A launch template's TagSpecifications for resource type volume tag the volumes of the instances it launches
+        # (an auto scaling group's instances included); moto applies only the instance ones.
+        if kwargs.get("launch_template"):
+            data = backend._get_template_from_args(kwargs["launch_template"]).data
+            specs = [s for s in data.get("TagSpecifications", []) if s.get("ResourceType") == "volume"]
+            volume_tags = {t["Key"]: t["Value"] for s in specs for t in s.get("Tags", [])}
+            if volume_tags:
+                tags = dict(kwargs.get("tags") or {})
+                tags["volume"] = {**volume_tags, **tags.get("volume", {})}
+                kwargs["tags"] = tags
+        return original_add_instances(backend, *args, **kwargs)
+
+    InstanceBackend.add_instances = add_instances

@@ -1,0 +1,368 @@
+# Copyright: Stageflow engineers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""ECS release promotion: resolve images to digests, register only what changed, update, wait truthfully, roll back.
+
+The functions take boto3 clients and plain data, so the module stays thin and the logic is tested without Ansible.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+_retry = AWSRetry.jittered_backoff(retries=12, delay=1, max_delay=20)
+
+# What RegisterTaskDefinition accepts back from DescribeTaskDefinition's answer.
+REGISTER_KEYS = (
+    "family",
+    "taskRoleArn",
+    "executionRoleArn",
+    "networkMode",
+    "containerDefinitions",
+    "volumes",
+    "placementConstraints",
+    "requiresCompatibilities",
+    "cpu",
+    "memory",
+    "pidMode",
+    "ipcMode",
+    "proxyConfiguration",
+    "inferenceAccelerators",
+    "ephemeralStorage",
+    "runtimePlatform",
+    "enableFaultInjection",
+)
+ECR_IMAGE = re.compile(
+    r"^(?P<registry>(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?)"
+    r"/(?P<repo>[^:@]+)(?::(?P<tag>[^@]+))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
+)
+DIGEST_IMAGE = re.compile(r"^(?P<name>[^@]+)@(?P<digest>sha256:[0-9a-f]{64})$")
+DESCRIBE_BATCH = 10  # DescribeServices takes at most 10 services
+
+
+class ReleaseError(Exception):
+    """A release that cannot go ahead, or failed; the message names what and why."""
+
+
+# --- reading -------------------------------------------------------------------------------------------------------
+
+
+@_retry
+def _describe_services(ecs: Any, cluster: str, names: list[str]) -> dict[str, Any]:
+    return ecs.describe_services(cluster=cluster, services=names)
+
+
+def describe_services(ecs: Any, cluster: str, names: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Services by name, ACTIVE ones only, in batches of ten; a missing one is an error naming it."""
+    names = list(dict.fromkeys(names))
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(names), DESCRIBE_BATCH):
+        answer = _describe_services(ecs, cluster, names[start : start + DESCRIBE_BATCH])
+        for service in answer.get("services", []):
+            if service.get("status") == "ACTIVE":
+                found[service["serviceName"]] = service
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise ReleaseError(f"service(s) {', '.join(missing)} not found (or not ACTIVE) in cluster {cluster}")
+    return found
+
+
+@_retry
+def describe_task_definition(ecs: Any, arn: str) -> dict[str, Any]:
+    return ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])
+
+
+class TaskDefinitions:
+    """DescribeTaskDefinition, once per ARN."""
+
+    def __init__(self, ecs: Any) -> None:
+        self.ecs = ecs
+        self._cache: dict[str, dict[str, Any]] = {}
+
+    def get(self, arn: str) -> dict[str, Any]:
+        if arn not in self._cache:
+            self._cache[arn] = describe_task_definition(self.ecs, arn)["taskDefinition"]
+        return self._cache[arn]
+
+
+def images_of(task_definition: dict[str, Any]) -> dict[str, str]:
+    return {c["name"]: c["image"] for c in task_definition["containerDefinitions"]}
+
+
+def check_controller(service: dict[str, Any], cluster: str) -> None:
+    """Refuse services whose deployments belong to someone else."""
+    controller = (service.get("deploymentController") or {}).get("type", "ECS")
+    name = service["serviceName"]
+    if controller != "ECS":
+        raise ReleaseError(
+            f"service {name} in {cluster} is run by the {controller} deployment controller; Stageflow deploys only "
+            "services with the ECS controller and will not fight another one over it"
+        )
+    strategy = (service.get("deploymentConfiguration") or {}).get("strategy", "ROLLING")
+    if strategy not in ("ROLLING", None):
+        raise ReleaseError(
+            f"service {name} in {cluster} uses ECS's built-in {strategy} deployment strategy; Stageflow shifts traffic "
+            "itself and refuses to deploy it"
+        )
+
+
+# --- images --------------------------------------------------------------------------------------------------------
+
+
+@_retry
+def _describe_images(ecr: Any, registry: str, repo: str, ids: list[dict[str, str]]) -> dict[str, Any]:
+    return ecr.describe_images(registryId=registry, repositoryName=repo, imageIds=ids)
+
+
+def resolve_digests(ecr: Any, images: Iterable[str]) -> dict[str, dict[str, str]]:
+    """image reference -> {"digest", "repository", "registry", "by_digest"}: one DescribeImages call per repository.
+
+    ECR images are looked up, so a tag or digest that does not exist is an error naming the image. Other images must
+    already be pinned by digest: their tags cannot be checked here.
+    """
+    wanted: dict[tuple[str, str, str], list[tuple[str, dict[str, str]]]] = {}
+    resolved: dict[str, dict[str, str]] = {}
+    for image in dict.fromkeys(images):
+        m = ECR_IMAGE.match(image)
+        if m is None:
+            pinned = DIGEST_IMAGE.match(image)
+            if pinned is None:
+                raise ReleaseError(
+                    f"image {image} is not in ECR and not pinned by digest; Stageflow promotes images by digest only"
+                )
+            resolved[image] = {"digest": pinned["digest"], "repository": pinned["name"], "registry": "", "tag": ""}
+            continue
+        key = (m["account"], m["repo"], m["registry"])
+        image_id = {"imageDigest": m["digest"]} if m["digest"] else {"imageTag": m["tag"] or "latest"}
+        wanted.setdefault(key, []).append((image, image_id))
+    for (account, repo, registry), items in wanted.items():
+        ids = list({tuple(i.items()): i for _, i in items}.values())
+        try:
+            answer = _describe_images(ecr, account, repo, ids)
+        except is_boto3_error_code("RepositoryNotFoundException"):
+            raise ReleaseError(f"ECR repository {repo} does not exist (needed for {items[0][0]})") from None
+        except is_boto3_error_code("ImageNotFoundException") as exc:
+            raise ReleaseError(f"image {items[0][0]} is missing from ECR: {exc}") from None
+        details = answer.get("imageDetails", [])
+        for image, image_id in items:
+            match = [
+                d
+                for d in details
+                if d["imageDigest"] == image_id.get("imageDigest") or image_id.get("imageTag") in d.get("imageTags", [])
+            ]
+            if not match:
+                raise ReleaseError(f"image {image} is missing from ECR repository {repo}")
+            resolved[image] = {
+                "digest": match[0]["imageDigest"],
+                "repository": f"{registry}/{repo}",
+                "registry": account,
+                "tag": image_id.get("imageTag", ""),
+            }
+    return resolved
+
+
+def pinned(image: str, digest_info: dict[str, str]) -> str:
+    return f"{digest_info['repository']}@{digest_info['digest']}"
+
+
+def digest_of(image: str) -> str:
+    return image.rsplit("@", 1)[1] if "@" in image else ""
+
+
+@_retry
+def _batch_get_image(ecr: Any, registry: str, repo: str, digest: str) -> dict[str, Any]:
+    return ecr.batch_get_image(registryId=registry, repositoryName=repo, imageIds=[{"imageDigest": digest}])
+
+
+@_retry
+def _put_image(ecr: Any, registry: str, repo: str, manifest: str, media_type: str | None, tag: str, digest: str):
+    kwargs = {"imageManifestMediaType": media_type} if media_type else {}
+    return ecr.put_image(
+        registryId=registry, repositoryName=repo, imageManifest=manifest, imageTag=tag, imageDigest=digest, **kwargs
+    )
+
+
+def protect_image(ecr: Any, image: str, tag: str) -> bool:
+    """Tag the image in its own repository so the lifecycle policy's stageflow- rule keeps it; True when tagged now."""
+    m = ECR_IMAGE.match(image)
+    if m is None or not m["digest"]:
+        return False
+    got = _batch_get_image(ecr, m["account"], m["repo"], m["digest"])
+    if not got.get("images"):
+        raise ReleaseError(f"image {image} is missing from ECR: it cannot be protected from expiry")
+    found = got["images"][0]
+    if tag in [i["imageId"].get("imageTag") for i in got["images"]]:
+        return False
+    try:
+        _put_image(
+            ecr, m["account"], m["repo"], found["imageManifest"], found.get("imageManifestMediaType"), tag, m["digest"]
+        )
+    except is_boto3_error_code("ImageAlreadyExistsException"):
+        return False
+    return True
+
+
+# --- planning ------------------------------------------------------------------------------------------------------
+
+
+def plan_service(
+    target: dict[str, Any],
+    target_td: dict[str, Any],
+    wanted: dict[str, str],
+    digests: dict[str, dict[str, str]],
+    reasons: dict[str, str],
+) -> dict[str, Any]:
+    """What one target service needs: per container before -> after by digest, and the definition to register."""
+    current = images_of(target_td)
+    missing = [c for c in wanted if c not in current]
+    if missing:
+        raise ReleaseError(
+            f"container(s) {', '.join(missing)} of the release are missing from {target['serviceName']}'s task "
+            f"definition {target_td['taskDefinitionArn']} (it has {', '.join(sorted(current)) or 'none'})"
+        )
+    images: dict[str, dict[str, str]] = {}
+    new_images: dict[str, str] = {}
+    for name, before in current.items():
+        if name not in wanted:
+            images[name] = {"before": before, "after": before, "reason": "not part of the release: kept"}
+            continue
+        info = digests[wanted[name]]
+        after = pinned(wanted[name], info)
+        same = digest_of(before) == info["digest"]
+        images[name] = {
+            "before": before,
+            "after": before if same else after,
+            "before_digest": digest_of(before),
+            "after_digest": info["digest"],
+            "reason": "same digest: unchanged" if same else reasons.get(name, "new release"),
+        }
+        if not same:
+            new_images[name] = after
+    return {
+        "service": target["serviceName"],
+        "previous_task_definition": target["taskDefinition"],
+        "task_definition": target["taskDefinition"],
+        "images": images,
+        "new_images": new_images,
+        "changed": bool(new_images),
+    }
+
+
+def registration(target_td: dict[str, Any], new_images: dict[str, str]) -> dict[str, Any]:
+    """The target's own definition with only the images changed: its variables, secrets, limits and roles stay."""
+    body = {k: target_td[k] for k in REGISTER_KEYS if target_td.get(k) not in (None, [], {})}
+    body["containerDefinitions"] = [
+        {**c, "image": new_images.get(c["name"], c["image"])} for c in target_td["containerDefinitions"]
+    ]
+    return body
+
+
+@_retry
+def _register(ecs: Any, body: dict[str, Any], tags: list[dict[str, str]]) -> dict[str, Any]:
+    return ecs.register_task_definition(**body, **({"tags": tags} if tags else {}))
+
+
+def register(ecs: Any, body: dict[str, Any], tags: list[dict[str, str]]) -> str:
+    return _register(ecs, body, tags)["taskDefinition"]["taskDefinitionArn"]
+
+
+@_retry
+def update_service(ecs: Any, cluster: str, service: str, task_definition: str) -> dict[str, Any]:
+    return ecs.update_service(cluster=cluster, service=service, taskDefinition=task_definition)["service"]
+
+
+# --- waiting -------------------------------------------------------------------------------------------------------
+
+
+@_retry
+def _target_health(elbv2: Any, arn: str) -> list[dict[str, Any]]:
+    return elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+
+
+def service_state(service: dict[str, Any], task_definition: str) -> tuple[str, str]:
+    """('done' | 'waiting' | 'failed', why) for the deployment of task_definition, from DescribeServices alone."""
+    deployments = service.get("deployments", [])
+    primary = next((d for d in deployments if d.get("status") == "PRIMARY"), None)
+    if primary is None:
+        return "waiting", "no PRIMARY deployment yet"
+    ours = [d for d in deployments if d.get("taskDefinition") == task_definition]
+    if primary.get("taskDefinition") != task_definition:
+        rolled = any(d.get("rolloutState") == "FAILED" for d in ours) or not ours
+        if rolled:
+            reason = next((d.get("rolloutStateReason", "") for d in ours if d.get("rolloutStateReason")), "")
+            return "failed", f"the deployment failed and ECS rolled back to {primary.get('taskDefinition')}: {reason}"
+        return "waiting", f"PRIMARY still runs {primary.get('taskDefinition')}"
+    state = primary.get("rolloutState", "COMPLETED")
+    if state == "FAILED":
+        return "failed", f"deployment FAILED: {primary.get('rolloutStateReason', '')}"
+    running, desired = primary.get("runningCount", 0), primary.get("desiredCount", 0)
+    if state != "COMPLETED":
+        return "waiting", f"deployment {state}, {running}/{desired} tasks running"
+    if running != desired or len(deployments) > 1:
+        return "waiting", f"COMPLETED with {running}/{desired} tasks running and {len(deployments)} deployments"
+    return "done", f"COMPLETED, {running}/{desired} tasks running"
+
+
+def targets_healthy(elbv2: Any, service: dict[str, Any]) -> tuple[bool, str]:
+    """Every target of the service's target groups healthy, and at least the desired count of them."""
+    desired = service.get("desiredCount", 0)
+    for lb in service.get("loadBalancers", []):
+        arn = lb.get("targetGroupArn")
+        if not arn:
+            continue
+        health = _target_health(elbv2, arn)
+        states = [h["TargetHealth"]["State"] for h in health]
+        healthy = states.count("healthy")
+        if healthy < desired or any(s not in ("healthy", "draining") for s in states):
+            return False, f"targets of {arn.rsplit('/', 2)[-2]}: {healthy} healthy of {len(states)} ({desired} wanted)"
+    return True, "targets healthy"
+
+
+def wait_for(
+    ecs: Any,
+    elbv2: Any,
+    cluster: str,
+    wanted: dict[str, str],
+    timeout: float,
+    interval: float,
+    now: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, dict[str, str]]:
+    """Wait until every service's PRIMARY deployment of its task definition is COMPLETED, running = desired, targets
+    healthy; or it failed; or the timeout passed. Returns {service: {"state", "why"}}; one DescribeServices per ten
+    services per poll, so many services cost about as much wall time as one."""
+    deadline = now() + timeout
+    states: dict[str, dict[str, str]] = {s: {"state": "waiting", "why": "not read yet"} for s in wanted}
+    while True:
+        pending = [s for s, st in states.items() if st["state"] == "waiting"]
+        if not pending:
+            return states
+        live = describe_services(ecs, cluster, pending)
+        for name in pending:
+            state, why = service_state(live[name], wanted[name])
+            if state == "done":
+                ok, health = targets_healthy(elbv2, live[name])
+                state, why = ("done", f"{why}, {health}") if ok else ("waiting", health)
+            states[name] = {"state": state, "why": why}
+        if all(st["state"] != "waiting" for st in states.values()):
+            return states
+        if now() >= deadline:
+            for name, st in states.items():
+                if st["state"] == "waiting":
+                    states[name] = {"state": "timeout", "why": f"not stable after {timeout:g}s: {st['why']}"}
+            return states
+        sleep(min(interval, max(0.0, deadline - now())))
+
+
+def in_parallel(fn: Callable[..., Any], items: list[Any], workers: int = 8) -> list[Any]:
+    """fn over items in a few threads (boto3 clients are thread-safe); results in input order."""
+    if len(items) <= 1:
+        return [fn(i) for i in items]
+    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        return list(pool.map(fn, items))

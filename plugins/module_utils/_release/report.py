@@ -1,0 +1,50 @@
+# Copyright: Stageflow engineers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What a release record and its summary keep of the modules' results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def short_image(image: str) -> str:
+    """repo@sha256:abcdef... -> repo@sha256:abcdef123456 (the registry host and most of the digest dropped)."""
+    name = image.rsplit("/", 1)[-1]
+    if "@sha256:" in name:
+        repo, digest = name.split("@sha256:", 1)
+        return f"{repo}@sha256:{digest[:12]}"
+    return name
+
+
+def service_summary(service: dict[str, Any]) -> dict[str, Any]:
+    """One service of ecs_promote's result, as records and reports keep it."""
+    return {
+        "service": service.get("service", ""),
+        "previous_task_definition": service.get("previous_task_definition", ""),
+        "task_definition": service.get("task_definition", ""),
+        "failed_task_definition": service.get("failed_task_definition", ""),
+        "state": service.get("state", ""),
+        "images": {
+            name: {
+                "before": image.get("before", ""),
+                "after": image.get("after", ""),
+                "before_digest": image.get("before_digest", ""),
+                "after_digest": image.get("after_digest", ""),
+                "reason": image.get("reason", ""),
+            }
+            for name, image in (service.get("images") or {}).items()
+        },
+    }
+
+
+def step_summary(result: dict[str, Any]) -> dict[str, Any]:
+    """One alb_traffic loop result: the percentage sent to the new colour, the gate and its seconds."""
+    gate = result.get("gate") or {}
+    return {
+        "percent": result.get("item"),
+        "weights": result.get("after", {}),
+        "passed": gate.get("passed"),
+        "seconds": gate.get("seconds", 0),
+        "gate": "; ".join(str(gate[k]) for k in ("alarms", "health") if gate.get(k)) or gate.get("why", ""),
+        "failed": bool(result.get("failed")),
+    }

@@ -1,0 +1,186 @@
+#!/usr/bin/python
+# Copyright: Stageflow engineers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: alb_traffic
+short_description: Set the weights of an ALB listener rule's target groups, then gate on health and alarms
+version_added: 0.1.0
+description:
+  - Sets the target group weights of a weighted forward rule, found by ARN or by listener and priority, without
+    restating the load balancer. Other settings of the rule's actions (stickiness) are kept.
+  - Reads the rule back and checks the weights after writing. Idempotent.
+  - One call is one step of a progressive shift. After the weights are set it waits O(bake_seconds), then runs the
+    gate - every named CloudWatch alarm is C(OK) and every target of the receiving groups is healthy. When the gate
+    fails it restores the weights the rule had before the call and fails.
+  - Loop over it in a playbook for steps (10, 50, 100), so that each step shows in Ansible's output as it happens.
+author:
+  - Stageflow engineers (@stageflow)
+options:
+  rule_arn:
+    description: The rule. Or give O(listener_arn) and O(priority).
+    type: str
+  listener_arn:
+    description: The listener whose rule at O(priority) is set.
+    type: str
+  priority:
+    description: The rule's priority on O(listener_arn).
+    type: int
+  weights:
+    description: Target group name or ARN -> weight (0-999). Every group of the rule must be named.
+    type: dict
+    required: true
+  bake_seconds:
+    description: Seconds to wait after the weights change, before the gate.
+    type: int
+    default: 0
+  gate_alarms:
+    description: CloudWatch alarms that must all be C(OK) after the bake.
+    type: list
+    elements: str
+    default: []
+  gate_target_groups:
+    description:
+      - Target groups whose targets must all be healthy after the bake. By default, every group whose weight is
+        above 0.
+    type: list
+    elements: str
+  restore_on_failure:
+    description: Restore the weights the rule had before this call when the gate fails.
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+notes:
+  - Supports check mode (the weights that would be set; no bake, no gate) and diff.
+"""
+
+EXAMPLES = r"""
+- name: Canary steps to green, each gated on prod's alarms
+  stageflow.aws.alb_traffic:
+    listener_arn: "{{ listener_arn }}"
+    priority: 100
+    weights:
+      prod-app-blue: "{{ 100 - item }}"
+      prod-app-green: "{{ item }}"
+    bake_seconds: 300
+    gate_alarms: [prod-movie-app-target-5xx, prod-movie-app-p95-latency]
+  loop: [10, 50, 100]
+"""
+
+RETURN = r"""
+rule_arn:
+  description: The rule.
+  returned: always
+  type: str
+before:
+  description: Weights by target group ARN before the call.
+  returned: always
+  type: dict
+after:
+  description: Weights by target group ARN after the call (the restored ones when the gate failed).
+  returned: always
+  type: dict
+gate:
+  description: C(passed), C(failed) with C(why), or C(skipped).
+  returned: always
+  type: dict
+  sample: {"passed": true, "alarms": "2 alarm(s) OK", "health": "1 target group(s) all healthy", "seconds": 300.2}
+restored:
+  description: Whether the weights were restored after a failed gate.
+  returned: always
+  type: bool
+"""
+
+import time
+
+try:
+    from botocore.exceptions import BotoCoreError, ClientError
+except ImportError:
+    pass  # AnsibleAWSModule reports a missing botocore
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.stageflow.aws.plugins.module_utils._release import traffic
+
+
+def main():
+    module = AnsibleAWSModule(
+        argument_spec=dict(
+            rule_arn=dict(type="str"),
+            listener_arn=dict(type="str"),
+            priority=dict(type="int"),
+            weights=dict(type="dict", required=True),
+            bake_seconds=dict(type="int", default=0),
+            gate_alarms=dict(type="list", elements="str", default=[]),
+            gate_target_groups=dict(type="list", elements="str"),
+            restore_on_failure=dict(type="bool", default=True),
+        ),
+        required_one_of=[("rule_arn", "listener_arn")],
+        mutually_exclusive=[("rule_arn", "listener_arn")],
+        required_together=[("listener_arn", "priority")],
+        supports_check_mode=True,
+    )
+    p = module.params
+    try:
+        wanted_raw = {k: int(v) for k, v in p["weights"].items()}
+    except (TypeError, ValueError):
+        module.fail_json(msg=f"weights must map target groups to whole numbers, got {p['weights']}")
+    bad = {k: v for k, v in wanted_raw.items() if not 0 <= v <= 999}
+    if bad or not wanted_raw or sum(wanted_raw.values()) == 0:
+        module.fail_json(msg=f"weights must be 0-999 each and not all 0 (ALB's limits), got {p['weights']}")
+    if p["bake_seconds"] < 0:
+        module.fail_json(msg=f"bake_seconds must be >= 0, got {p['bake_seconds']}")
+    elbv2, cloudwatch = module.client("elbv2"), module.client("cloudwatch")
+    result = {"changed": False, "restored": False, "gate": {"passed": None, "why": "skipped"}}
+    try:
+        rule = traffic.find_rule(elbv2, p["rule_arn"], p["listener_arn"], p["priority"])
+        before = traffic.weights_of(rule)
+        wanted = traffic.resolve_groups(elbv2, wanted_raw)
+        unknown = sorted(set(before) - set(wanted))
+        if unknown or set(wanted) - set(before):
+            module.fail_json(
+                msg=f"weights must name exactly the rule's target groups {sorted(before)}; got {sorted(wanted)}"
+            )
+        result.update(rule_arn=rule["RuleArn"], before=before, after=wanted, changed=wanted != before)
+        if module._diff:
+            result["diff"] = {"before": before, "after": wanted}
+        if module.check_mode:
+            module.exit_json(**result)
+        if result["changed"]:
+            traffic.set_weights(elbv2, rule, wanted)
+        started = time.monotonic()
+        if p["bake_seconds"] and result["changed"]:
+            time.sleep(p["bake_seconds"])
+        receiving = p["gate_target_groups"]
+        receiving = (
+            list(traffic.resolve_groups(elbv2, {g: 1 for g in receiving}))
+            if receiving is not None
+            else [arn for arn, w in wanted.items() if w > 0]
+        )
+        alarms_ok, alarms_why = traffic.alarm_gate(cloudwatch, p["gate_alarms"])
+        health_ok, health_why = traffic.health_gate(elbv2, receiving) if alarms_ok else (False, "not checked")
+        result["gate"] = {
+            "passed": alarms_ok and health_ok,
+            "alarms": alarms_why,
+            "health": health_why,
+            "seconds": round(time.monotonic() - started, 1),
+        }
+        if not result["gate"]["passed"]:
+            why = alarms_why if not alarms_ok else health_why
+            if p["restore_on_failure"] and result["changed"]:
+                traffic.set_weights(elbv2, rule, before)
+                result.update(after=before, restored=True)
+            restored = " The weights before this step were restored." if result["restored"] else ""
+            module.fail_json(msg=f"gate failed after setting {wanted_raw}: {why}.{restored}", **result)
+    except traffic.TrafficError as exc:
+        module.fail_json(msg=str(exc), **result)
+    except (BotoCoreError, ClientError) as exc:
+        module.fail_json_aws(exc, msg="ALB rule weights could not be read or set")
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+#!/usr/bin/python
+# Copyright: Stageflow engineers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: deployment_record
+short_description: Write a deploy, promotion or rollback record to an environment's history
+version_added: 0.1.0
+description:
+  - Puts one record in the deployment records table the C(stageflow.aws.deployment_state) role creates (hash key
+    C(environment), range key C(started_at)). Writing the same record again (same environment and C(started_at))
+    replaces it, so a record can be written when a run starts and completed at its end.
+author:
+  - Stageflow engineers (@stageflow)
+options:
+  table:
+    description: The records table.
+    type: str
+    required: true
+  environment:
+    description: The environment the record belongs to (the target of a promotion).
+    type: str
+    required: true
+  record:
+    description:
+      - The record. It must have C(id), C(kind) (deploy, promote or rollback), C(started_at) (ISO 8601 UTC) and
+        C(outcome); by convention also C(who), C(source), C(target), C(services) (per service the task definitions
+        and images before and after), C(snapshots), C(steps), C(finished_at) and C(duration_seconds).
+    type: dict
+    required: true
+  retention_days:
+    description: Days until DynamoDB's TTL removes the record.
+    type: int
+    default: 400
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+notes:
+  - Supports check mode (nothing is written).
+"""
+
+EXAMPLES = r"""
+- name: Record the promotion
+  stageflow.aws.deployment_record:
+    table: prod-movie-app-deployments
+    environment: prod
+    record:
+      id: "{{ promotion_id }}"
+      kind: promote
+      started_at: "{{ started_at }}"
+      outcome: succeeded
+      source: staging
+      target: prod
+"""
+
+RETURN = r"""
+record:
+  description: The record as written.
+  returned: always
+  type: dict
+"""
+
+import time
+
+try:
+    from botocore.exceptions import BotoCoreError, ClientError
+except ImportError:
+    pass  # AnsibleAWSModule reports a missing botocore
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.stageflow.aws.plugins.module_utils._release import state as st
+
+KINDS = ("deploy", "promote", "rollback")
+
+
+def main():
+    module = AnsibleAWSModule(
+        argument_spec=dict(
+            table=dict(type="str", required=True),
+            environment=dict(type="str", required=True),
+            record=dict(type="dict", required=True),
+            retention_days=dict(type="int", default=400),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    record = dict(p["record"])
+    missing = [k for k in ("id", "kind", "started_at", "outcome") if not record.get(k)]
+    if missing:
+        module.fail_json(msg=f"record needs {', '.join(missing)}")
+    if record["kind"] not in KINDS:
+        module.fail_json(msg=f"record kind {record['kind']!r} is not one of {', '.join(KINDS)}")
+    record.update(environment=p["environment"], expires_at=int(time.time() + p["retention_days"] * 86400))
+    if not module.check_mode:
+        try:
+            st.put_record(module.resource("dynamodb").Table(p["table"]), record)
+        except (BotoCoreError, ClientError) as exc:
+            module.fail_json_aws(exc, msg=f"record {record['id']} could not be written to {p['table']}")
+    module.exit_json(changed=True, record=record)
+
+
+if __name__ == "__main__":
+    main()

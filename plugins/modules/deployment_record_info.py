@@ -1,0 +1,101 @@
+#!/usr/bin/python
+# Copyright: Stageflow engineers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: deployment_record_info
+short_description: List an environment's deployment history, newest first
+version_added: 0.1.0
+description:
+  - Reads the records M(stageflow.aws.deployment_record) wrote for an environment, newest first.
+author:
+  - Stageflow engineers (@stageflow)
+options:
+  table:
+    description: The records table.
+    type: str
+    required: true
+  environment:
+    description: The environment.
+    type: str
+    required: true
+  id:
+    description: Only the record with this id.
+    type: str
+  kinds:
+    description: Only records of these kinds (deploy, promote, rollback, force-release).
+    type: list
+    elements: str
+    default: []
+  outcomes:
+    description: Only records with these outcomes (succeeded, rolled back, failed, started).
+    type: list
+    elements: str
+    default: []
+  limit:
+    description: At most this many records (after filtering); 0 for all.
+    type: int
+    default: 20
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: The last five successful releases of prod
+  stageflow.aws.deployment_record_info:
+    table: prod-movie-app-deployments
+    environment: prod
+    outcomes: [succeeded]
+    limit: 5
+  register: prod_history
+"""
+
+RETURN = r"""
+records:
+  description: The records, newest first.
+  returned: always
+  type: list
+  elements: dict
+"""
+
+try:
+    from botocore.exceptions import BotoCoreError, ClientError
+except ImportError:
+    pass  # AnsibleAWSModule reports a missing botocore
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.stageflow.aws.plugins.module_utils._release import state as st
+
+
+def main():
+    module = AnsibleAWSModule(
+        argument_spec=dict(
+            table=dict(type="str", required=True),
+            environment=dict(type="str", required=True),
+            id=dict(type="str"),
+            kinds=dict(type="list", elements="str", default=[]),
+            outcomes=dict(type="list", elements="str", default=[]),
+            limit=dict(type="int", default=20),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    try:
+        records = st.query_records(module.resource("dynamodb").Table(p["table"]), p["environment"], 0)
+    except (BotoCoreError, ClientError) as exc:
+        module.fail_json_aws(exc, msg=f"the history of {p['environment']} could not be read from {p['table']}")
+    records = [
+        r
+        for r in records
+        if (not p["id"] or r.get("id") == p["id"])
+        and (not p["kinds"] or r.get("kind") in p["kinds"])
+        and (not p["outcomes"] or r.get("outcome") in p["outcomes"])
+    ]
+    module.exit_json(changed=False, records=records[: p["limit"]] if p["limit"] else records)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,225 @@
+#!/usr/bin/python
+# Copyright: Stageflow engineers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: volume_snapshot
+short_description: Snapshot every EBS volume of an environment before a promotion, and prune old snapshots
+version_added: 0.1.0
+description:
+  - Snapshots every EBS volume that matches O(filters) - all of them, not the first one found - and tags each
+    snapshot with the environment, the promotion id, the reason and C(ManagedBy=stageflow).
+  - Prunes the snapshots Stageflow made for the environment that are older than O(retention_days), keeping at least
+    the newest O(keep_at_least) whatever their age. Snapshots it did not make are never touched.
+  - In check mode it lists the volumes it would snapshot and the snapshots it would prune.
+author:
+  - Stageflow engineers (@stageflow)
+options:
+  environment:
+    description: The environment; the default filter and the snapshots' C(Environment) tag.
+    type: str
+    required: true
+  filters:
+    description:
+      - EC2 DescribeVolumes filters. By default C(tag:Environment=<environment>).
+    type: dict
+  promotion_id:
+    description: The promotion (or deploy) the snapshots belong to; tagged as C(StageflowPromotion).
+    type: str
+    required: true
+  reason:
+    description: Why the snapshots are taken; tagged as C(StageflowReason) and put in the description.
+    type: str
+    default: before promotion
+  snapshot:
+    description: Take the snapshots. V(false) only prunes.
+    type: bool
+    default: true
+  wait:
+    description: Wait until every snapshot is C(completed).
+    type: bool
+    default: false
+  wait_timeout:
+    description: Seconds to wait for the snapshots.
+    type: int
+    default: 1800
+  retention_days:
+    description: Stageflow snapshots of the environment older than this are pruned. 0 prunes nothing.
+    type: int
+    default: 0
+  keep_at_least:
+    description: Always keep this many of the newest Stageflow snapshots per volume.
+    type: int
+    default: 3
+  tags:
+    description: More tags for the snapshots.
+    type: dict
+    default: {}
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+notes:
+  - Supports check mode.
+"""
+
+EXAMPLES = r"""
+- name: Snapshot prod's volumes before the promotion, and prune per the snapshot policy
+  stageflow.aws.volume_snapshot:
+    environment: prod
+    promotion_id: "{{ promotion_id }}"
+    reason: promote staging -> prod
+    retention_days: 30
+    keep_at_least: 3
+"""
+
+RETURN = r"""
+volumes:
+  description: The volumes that matched.
+  returned: always
+  type: list
+  elements: str
+snapshots:
+  description: The snapshots taken (or, in check mode, planned), with volume, snapshot id and state.
+  returned: always
+  type: list
+  elements: dict
+pruned:
+  description: The snapshots deleted (or, in check mode, that would be), with their volume and start time.
+  returned: always
+  type: list
+  elements: dict
+"""
+
+import datetime
+import time
+
+try:
+    from botocore.exceptions import BotoCoreError, ClientError
+except ImportError:
+    pass  # AnsibleAWSModule reports a missing botocore
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.transformation import ansible_dict_to_boto3_filter_list
+
+_retry = AWSRetry.jittered_backoff(retries=12, delay=1, max_delay=20)
+
+
+@_retry
+def _paginate(ec2, method, key, **kwargs):
+    return ec2.get_paginator(method).paginate(**kwargs).build_full_result()[key]
+
+
+@_retry
+def _create(ec2, volume_id, description, tags):
+    return ec2.create_snapshot(
+        VolumeId=volume_id,
+        Description=description,
+        TagSpecifications=[{"ResourceType": "snapshot", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}],
+    )
+
+
+@_retry
+def _delete(ec2, snapshot_id):
+    ec2.delete_snapshot(SnapshotId=snapshot_id)
+
+
+def prune_plan(snapshots, retention_days, keep_at_least, now):
+    """Snapshots older than retention, beyond the newest keep_at_least per volume."""
+    if retention_days <= 0:
+        return []
+    cutoff = now - datetime.timedelta(days=retention_days)
+    by_volume = {}
+    for snap in snapshots:
+        by_volume.setdefault(snap["VolumeId"], []).append(snap)
+    doomed = []
+    for snaps in by_volume.values():
+        snaps.sort(key=lambda s: s["StartTime"], reverse=True)
+        doomed.extend(s for s in snaps[keep_at_least:] if s["StartTime"] < cutoff)
+    return doomed
+
+
+def main():
+    module = AnsibleAWSModule(
+        argument_spec=dict(
+            environment=dict(type="str", required=True),
+            filters=dict(type="dict"),
+            promotion_id=dict(type="str", required=True),
+            reason=dict(type="str", default="before promotion"),
+            snapshot=dict(type="bool", default=True),
+            wait=dict(type="bool", default=False),
+            wait_timeout=dict(type="int", default=1800),
+            retention_days=dict(type="int", default=0),
+            keep_at_least=dict(type="int", default=3),
+            tags=dict(type="dict", default={}),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    if p["retention_days"] < 0 or p["keep_at_least"] < 0:
+        module.fail_json(msg="retention_days and keep_at_least must be >= 0")
+    env = p["environment"]
+    filters = p["filters"] if p["filters"] is not None else {"tag:Environment": env}
+    ec2 = module.client("ec2")
+    result = {"changed": False, "volumes": [], "snapshots": [], "pruned": []}
+    try:
+        volumes = _paginate(ec2, "describe_volumes", "Volumes", Filters=ansible_dict_to_boto3_filter_list(filters))
+        result["volumes"] = sorted(v["VolumeId"] for v in volumes)
+        ours = _paginate(
+            ec2,
+            "describe_snapshots",
+            "Snapshots",
+            OwnerIds=["self"],
+            Filters=ansible_dict_to_boto3_filter_list({"tag:ManagedBy": "stageflow", "tag:Environment": env}),
+        )
+        now = datetime.datetime.now(datetime.timezone.utc)
+        doomed = prune_plan(ours, p["retention_days"], p["keep_at_least"], now)
+        tags = {
+            **p["tags"],
+            "Environment": env,
+            "ManagedBy": "stageflow",
+            "StageflowPromotion": p["promotion_id"],
+            "StageflowReason": p["reason"],
+        }
+        if p["snapshot"]:
+            for volume_id in result["volumes"]:
+                entry = {"volume_id": volume_id, "snapshot_id": "", "state": "planned"}
+                if not module.check_mode:
+                    made = _create(ec2, volume_id, f"Stageflow {env} {p['promotion_id']}: {p['reason']}", tags)
+                    entry.update(snapshot_id=made["SnapshotId"], state=made["State"])
+                result["snapshots"].append(entry)
+        for snap in doomed:
+            if not module.check_mode:
+                _delete(ec2, snap["SnapshotId"])
+            result["pruned"].append(
+                {"snapshot_id": snap["SnapshotId"], "volume_id": snap["VolumeId"], "started": str(snap["StartTime"])}
+            )
+        result["changed"] = bool(result["snapshots"] or result["pruned"])
+        if p["wait"] and not module.check_mode and result["snapshots"]:
+            ids = [s["snapshot_id"] for s in result["snapshots"]]
+            deadline = time.monotonic() + p["wait_timeout"]
+            while True:
+                states = {
+                    s["SnapshotId"]: s["State"]
+                    for s in _paginate(ec2, "describe_snapshots", "Snapshots", SnapshotIds=ids)
+                }
+                for entry in result["snapshots"]:
+                    entry["state"] = states.get(entry["snapshot_id"], "missing")
+                if any(s in ("error", "missing") for s in states.values()) or len(states) < len(ids):
+                    module.fail_json(msg=f"snapshot(s) of {env} failed: {states}", **result)
+                if all(s == "completed" for s in states.values()):
+                    break
+                if time.monotonic() >= deadline:
+                    module.fail_json(
+                        msg=f"snapshots of {env} not completed after {p['wait_timeout']}s: {states}", **result
+                    )
+                time.sleep(5)
+    except (BotoCoreError, ClientError) as exc:
+        module.fail_json_aws(exc, msg=f"the volumes of {env} could not be snapshotted or pruned", **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
