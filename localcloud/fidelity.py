@@ -101,9 +101,9 @@ def install() -> None:
 
     BackupBackend.describe_backup_vault = describe_backup_vault
 
-    original_add_instances = InstanceBackend.add_instances
+    original_run_instances = InstanceBackend.run_instances
 
-    def add_instances(backend: InstanceBackend, *args: Any, **kwargs: Any) -> Any:
+    def run_instances(backend: InstanceBackend, *args: Any, **kwargs: Any) -> Any:
         # A launch template's TagSpecifications for resource type volume tag the volumes of the instances it launches
         # (an auto scaling group's instances included); moto applies only the instance ones.
         if kwargs.get("launch_template"):
@@ -114,6 +114,6 @@ def install() -> None:
                 tags = dict(kwargs.get("tags") or {})
                 tags["volume"] = {**volume_tags, **tags.get("volume", {})}
                 kwargs["tags"] = tags
-        return original_add_instances(backend, *args, **kwargs)
+        return original_run_instances(backend, *args, **kwargs)
 
-    InstanceBackend.add_instances = add_instances
+    InstanceBackend.run_instances = run_instances

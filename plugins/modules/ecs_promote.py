@@ -276,6 +276,7 @@ def apply(module, ecs, elbv2, ecr, plans):
             {s["service"]: s["task_definition"] for s in group},
             max(0.0, deadline - time.monotonic()),
             p["poll_interval"],
+            timeout_label=p["wait_timeout"],
         )
         for step in group:
             step.update(states[step["service"]])

@@ -374,6 +374,28 @@ def test_ec2_launch_type_places_tasks_on_instances_that_joined_the_cluster(cloud
     assert len(ecs.list_container_instances(cluster="ec2c")["containerInstanceArns"]) == 1
 
 
+def test_launch_template_volume_tags_reach_the_volumes_of_an_auto_scaling_groups_instances(cloud: Cloud) -> None:
+    ec2, autoscaling = cloud.client("ec2"), cloud.client("autoscaling")
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    ec2.create_launch_template(
+        LaunchTemplateName="tagged",
+        LaunchTemplateData={
+            "ImageId": image,
+            "InstanceType": "t3.micro",
+            "TagSpecifications": [{"ResourceType": "volume", "Tags": [{"Key": "Environment", "Value": "prod"}]}],
+        },
+    )
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName="tagged",
+        LaunchTemplate={"LaunchTemplateName": "tagged"},
+        MinSize=2,
+        MaxSize=2,
+        AvailabilityZones=["us-east-1a"],
+    )
+    volumes = ec2.describe_volumes(Filters=[{"Name": "tag:Environment", "Values": ["prod"]}])["Volumes"]
+    assert len(volumes) == 2 and all(v["Attachments"] for v in volumes)
+
+
 def test_port_in_use_exits_non_zero_with_a_clear_message() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

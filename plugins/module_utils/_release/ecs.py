@@ -120,6 +120,14 @@ def _describe_images(ecr: Any, registry: str, repo: str, ids: list[dict[str, str
     return ecr.describe_images(registryId=registry, repositoryName=repo, imageIds=ids)
 
 
+def _exists(ecr: Any, registry: str, repo: str, image_id: dict[str, str]) -> bool:
+    try:
+        _describe_images(ecr, registry, repo, [image_id])
+    except is_boto3_error_code("ImageNotFoundException"):
+        return False
+    return True
+
+
 def resolve_digests(ecr: Any, images: Iterable[str]) -> dict[str, dict[str, str]]:
     """image reference -> {"digest", "repository", "registry", "by_digest"}: one DescribeImages call per repository.
 
@@ -147,8 +155,12 @@ def resolve_digests(ecr: Any, images: Iterable[str]) -> dict[str, dict[str, str]
             answer = _describe_images(ecr, account, repo, ids)
         except is_boto3_error_code("RepositoryNotFoundException"):
             raise ReleaseError(f"ECR repository {repo} does not exist (needed for {items[0][0]})") from None
-        except is_boto3_error_code("ImageNotFoundException") as exc:
-            raise ReleaseError(f"image {items[0][0]} is missing from ECR: {exc}") from None
+        except is_boto3_error_code("ImageNotFoundException"):
+            missing = [image for image, image_id in items if not _exists(ecr, account, repo, image_id)]
+            raise ReleaseError(
+                f"image(s) {', '.join(missing) or items[0][0]} missing from ECR repository {repo}: "
+                "push them first, or name a tag or digest that exists"
+            ) from None
         details = answer.get("imageDetails", [])
         for image, image_id in items:
             match = [
@@ -333,6 +345,7 @@ def wait_for(
     interval: float,
     now: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    timeout_label: float | None = None,
 ) -> dict[str, dict[str, str]]:
     """Wait until every service's PRIMARY deployment of its task definition is COMPLETED, running = desired, targets
     healthy; or it failed; or the timeout passed. Returns {service: {"state", "why"}}; one DescribeServices per ten
@@ -355,7 +368,8 @@ def wait_for(
         if now() >= deadline:
             for name, st in states.items():
                 if st["state"] == "waiting":
-                    states[name] = {"state": "timeout", "why": f"not stable after {timeout:g}s: {st['why']}"}
+                    waited = timeout if timeout_label is None else timeout_label
+                    states[name] = {"state": "timeout", "why": f"not stable after {waited:g}s: {st['why']}"}
             return states
         sleep(min(interval, max(0.0, deadline - now())))
 

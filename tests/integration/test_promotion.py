@@ -1,0 +1,362 @@
+"""Deploys, promotions and rollbacks, run as playbooks against dev, staging and prod, read back with boto3.
+
+One provisioning serves the whole file (it is the slow part); the tests run in order, as a release history does,
+and each leaves the environments serving a good release.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from localcloud.client import push_image
+from tests.conftest import ROLLOUT_SECONDS, ROOT, Cloud, real_aws
+
+pytestmark = pytest.mark.slow
+REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+ROLLING = {"dev"}  # one service, no colours (group_vars/dev.yml: deployment_strategy rolling)
+
+
+@pytest.fixture(scope="module")
+def envs(cloud_session: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
+    """dev, staging and prod provisioned once; release v1 built for dev."""
+    if real_aws():
+        pytest.skip("the promotion tests build fake images and inject faults: local cloud only")
+    cloud = cloud_session
+    cloud.control.reset()
+    cloud.control.clear_faults()
+    cloud.control.set_rollout_seconds(ROLLOUT_SECONDS)
+    must(cloud.playbook("playbooks/provision.yml", "-e", "env=dev,staging,prod", timeout=900))
+    cloud.vars_file = tmp_path_factory.mktemp("release") / "localcloud.json"
+    cloud.vars_file.write_text(
+        json.dumps(
+            {
+                "health_base_url": cloud.url + "/_localcloud/lb/{{ resource_names.alb }}",
+                "health_check": {"path": "/health", "retries": 3, "delay": 1, "expected_status": 200},
+                "bake_seconds": 1,
+                "release_poll_interval": 0.5,
+                "release_wait_timeout": 60,
+            }
+        )
+    )
+    build(cloud, "v1")
+    yield cloud
+    cloud.control.clear_faults()
+
+
+def flat(proc: subprocess.CompletedProcess) -> str:
+    """The run's output with Ansible's line wrapping undone."""
+    return " ".join((proc.stdout + proc.stderr).split())
+
+
+def must(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
+    return proc
+
+
+def build(cloud: Cloud, version: str) -> dict[str, str]:
+    """What CI leaves in dev's repositories for a version: container -> digest."""
+    ecr = cloud.client("ecr")
+    return {c: push_image(ecr, f"dev-movie-app-{c}-repo", version, f"{c} {version}") for c in ("client", "server")}
+
+
+def release(cloud: Cloud, playbook: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
+    return cloud.playbook(f"playbooks/{playbook}.yml", "-e", f"@{cloud.vars_file}", *args, **kwargs)
+
+
+def live(cloud: Cloud, env: str) -> dict:
+    """What an environment serves: the live colour's service, its task definition's images and env vars, the weights."""
+    elbv2, ecs = cloud.client("elbv2"), cloud.client("ecs")
+    lb = elbv2.describe_load_balancers(Names=[f"{env}-movie-app-alb"])["LoadBalancers"][0]
+    listeners = elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
+    weights = {}
+    for listener in listeners:
+        for rule in elbv2.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]:
+            if rule["Priority"] == "100":
+                for tg in rule["Actions"][0]["ForwardConfig"]["TargetGroups"]:
+                    weights["blue" if "-app-blue/" in tg["TargetGroupArn"] else "green"] = tg["Weight"]
+    colour = None if env in ROLLING else max(weights, key=weights.get)
+    name = f"{env}-movie-app-service" + (f"-{colour}" if colour else "")
+    service = ecs.describe_services(cluster=f"{env}-movie-app-cluster", services=[name])["services"][0]
+    td = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
+    return {
+        "colour": colour,
+        "weights": weights,
+        "service": service,
+        "task_definition": service["taskDefinition"],
+        "digests": {c["name"]: c["image"].rsplit("@", 1)[-1] for c in td["containerDefinitions"]},
+        "env": {e["name"]: e["value"] for c in td["containerDefinitions"] for e in c.get("environment", [])},
+    }
+
+
+def records(cloud: Cloud, env: str) -> list[dict]:
+    table = cloud.client("dynamodb")
+    items = table.query(
+        TableName=f"{env}-movie-app-deployments",
+        KeyConditionExpression="environment = :e",
+        ExpressionAttributeValues={":e": {"S": env}},
+        ScanIndexForward=False,
+    )["Items"]
+    return [{k: next(iter(v.values())) for k, v in item.items()} for item in items]
+
+
+def served(cloud: Cloud, env: str) -> dict:
+    """One request through the environment's load balancer."""
+    status, body = cloud.control.lb_get(f"{env}-movie-app-alb")
+    return {**body, "http_status": status}
+
+
+def when(condition: Callable[[], bool], then: Callable[[], None], timeout: float = 120) -> threading.Thread:
+    """Run `then` once `condition` holds (polled), in the background: a fault that strikes mid-release."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if condition():
+                    then()
+                    return
+            except Exception:  # the cloud is busy or the resource is not there yet; poll again
+                pass
+            time.sleep(0.2)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def green_weight(cloud: Cloud, env: str, colour: str) -> Callable[[], bool]:
+    return lambda: 0 < live(cloud, env)["weights"].get(colour, 0) < 100
+
+
+def test_check_mode_prints_the_plan_and_makes_no_mutating_call(envs: Cloud) -> None:
+    must(release(envs, "deploy", "-e", "env=dev", "-e", "version=v1"))
+    envs.control.reset_recording()
+    proc = must(release(envs, "promote", "-e", "source=dev", "--check", "--diff"))
+    assert envs.control.mutating_calls() == [], envs.control.mutating_calls()
+    assert "Plan: promote dev -> staging (blue_green, idle colour green)" in proc.stdout
+    assert re.search(
+        r"server: staging-movie-app-server-repo:initial -> dev-movie-app-server-repo@sha256:\w{12}", proc.stdout
+    )
+    assert "traffic to green: 100%" in proc.stdout
+
+
+def test_promotion_by_digest_through_blue_green_and_canary(envs: Cloud) -> None:
+    v1 = build(envs, "v1")
+    staging = must(release(envs, "promote", "-e", "source=dev"))
+    assert "promote dev -> staging: SUCCEEDED" in staging.stdout
+    prod = must(release(envs, "promote", "-e", "source=staging"))
+    assert "promote staging -> prod: SUCCEEDED" in prod.stdout
+    for step in ("10", "50", "100"):
+        assert f"step {step}%: gate passed" in prod.stdout
+
+    for env in ("staging", "prod"):
+        now = live(envs, env)
+        assert now["colour"] == "green" and now["weights"] == {"blue": 0, "green": 100}
+        assert now["digests"] == {"client": v1["client"], "server": v1["server"]}
+        assert now["env"]["DATABASE_NAME"] == f"movieapp_{env}"  # the target's own settings stay
+        assert sorted(served(envs, env)["images"]) == [
+            f"{REGISTRY}/dev-movie-app-client-repo@{v1['client']}",
+            f"{REGISTRY}/dev-movie-app-server-repo@{v1['server']}",
+        ]
+    record = records(envs, "prod")[0]
+    assert record["outcome"] == "succeeded" and record["kind"] == "promote" and record["source"] == "staging"
+    # Snapshots of every prod volume and the database, tagged with the promotion.
+    snaps = envs.client("ec2").describe_snapshots(
+        Filters=[{"Name": "tag:StageflowPromotion", "Values": [record["id"]]}]
+    )["Snapshots"]
+    volumes = envs.client("ec2").describe_volumes(Filters=[{"Name": "tag:Environment", "Values": ["prod"]}])["Volumes"]
+    assert volumes and sorted(s["VolumeId"] for s in snaps) == sorted(v["VolumeId"] for v in volumes)
+    assert envs.client("rds").describe_db_snapshots(DBSnapshotIdentifier=record["id"])["DBSnapshots"]
+    # The images prod references are protected from the source repository's lifecycle policy.
+    tags = envs.client("ecr").describe_images(
+        repositoryName="dev-movie-app-server-repo", imageIds=[{"imageDigest": v1["server"]}]
+    )["imageDetails"][0]["imageTags"]
+    assert f"stageflow-{record['id']}" in tags
+    report = json.loads((ROOT / "reports" / f"{record['id']}.json").read_text())
+    assert report["services"][0]["images"]["server"]["after_digest"] == v1["server"]
+
+
+def test_same_digests_change_nothing(envs: Cloud) -> None:
+    envs.control.reset_recording()
+    proc = must(release(envs, "promote", "-e", "source=staging"))
+    assert re.search(r"prod already serves this release \(the same digests\):\s+nothing to do", proc.stdout)
+    assert re.search(r"prod-env\s+: ok=\d+\s+changed=0", proc.stdout)
+    assert envs.control.mutating_calls() == []
+
+
+def test_a_release_that_fails_health_mid_canary_is_rolled_back(envs: Cloud) -> None:
+    v2 = build(envs, "v2")
+    must(release(envs, "deploy", "-e", "env=dev", "-e", "version=v2"))
+    must(release(envs, "promote", "-e", "source=dev"))
+    before = live(envs, "prod")
+    # The release turns unhealthy once prod's canary has sent it traffic.
+    when(
+        green_weight(envs, "prod", "blue"), lambda: envs.control.set_fault("unhealthy", patterns=[f"*@{v2['server']}"])
+    )
+    proc = release(envs, "promote", "-e", "source=staging", "-e", json.dumps({"bake_seconds": 2}))
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    assert "failed -" in flat(proc) and "is not all healthy" in flat(proc)
+    after = live(envs, "prod")
+    assert after["weights"] == before["weights"] and after["digests"] == before["digests"]
+    blue = envs.client("ecs").describe_services(
+        cluster="prod-movie-app-cluster", services=["prod-movie-app-service-blue"]
+    )
+    record = records(envs, "prod")[0]
+    assert record["outcome"] == "rolled back"
+    assert blue["services"][0]["taskDefinition"] == record["services"][0]["M"]["previous_task_definition"]["S"]
+    assert served(envs, "prod")["status"] == "ok"
+    envs.control.clear_faults()
+
+
+def test_an_alarm_mid_canary_restores_the_weights(envs: Cloud) -> None:
+    before = live(envs, "prod")
+    cloudwatch = envs.client("cloudwatch")
+    when(
+        green_weight(envs, "prod", "blue"),
+        lambda: cloudwatch.set_alarm_state(
+            AlarmName="prod-movie-app-target-5xx", StateValue="ALARM", StateReason="test: 5XX burst"
+        ),
+    )
+    proc = release(envs, "promote", "-e", "source=staging", "-e", json.dumps({"bake_seconds": 2}))
+    cloudwatch.set_alarm_state(AlarmName="prod-movie-app-target-5xx", StateValue="OK", StateReason="test: over")
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    assert "prod-movie-app-target-5xx is ALARM" in flat(proc)
+    assert live(envs, "prod")["weights"] == before["weights"]
+    assert records(envs, "prod")[0]["outcome"] == "rolled back"
+
+
+def test_a_deployment_that_never_stabilises_times_out_and_rolls_back(envs: Cloud) -> None:
+    v3 = build(envs, "v3")
+    before = live(envs, "dev")
+    envs.control.set_fault("hang", patterns=[f"*@{v3['server']}"])
+    proc = release(envs, "deploy", "-e", "env=dev", "-e", "version=v3", "-e", json.dumps({"release_wait_timeout": 4}))
+    envs.control.clear_faults()
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    assert "not stable after 4s" in flat(proc)
+    assert live(envs, "dev")["task_definition"] == before["task_definition"]
+    assert records(envs, "dev")[0]["outcome"] == "rolled back"
+
+
+def test_a_promotion_succeeds_with_30_percent_of_calls_throttled(envs: Cloud) -> None:
+    v4 = build(envs, "v4")
+    envs.control.set_fault("throttle", share=0.3, seed=7)
+    try:
+        must(release(envs, "deploy", "-e", "env=dev", "-e", "version=v4"))
+        must(release(envs, "promote", "-e", "source=dev"))
+        throttled = envs.control.faults()["throttle"]["throttled"]
+    finally:
+        envs.control.clear_faults()
+    assert throttled > 10
+    assert live(envs, "staging")["digests"]["server"] == v4["server"]
+
+
+def test_two_promotions_at_once_one_proceeds_and_the_other_names_the_holder(envs: Cloud) -> None:
+    build(envs, "v5")
+    must(release(envs, "deploy", "-e", "env=dev", "-e", "version=v5"))
+    args = [str(Path(sys.executable).parent / "ansible-playbook"), "playbooks/promote.yml", "-e", f"@{envs.vars_file}"]
+    env = {**envs.env, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
+    runs = [
+        subprocess.Popen([*args, "-e", "source=dev"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = [r.communicate(timeout=300)[0] for r in runs]
+    codes = sorted(r.returncode for r in runs)
+    assert codes[0] == 0 and codes[1] != 0, outputs
+    loser = " ".join(outputs[[r.returncode for r in runs].index(codes[1])].split())
+    assert re.search(r"the deployment lock of staging is held by \S+ \(purpose: promote dev -> staging\) since", loser)
+
+
+def test_a_killed_run_is_unlocked_with_a_reason_and_a_rerun_completes(envs: Cloud) -> None:
+    v6 = build(envs, "v6")
+    must(release(envs, "deploy", "-e", "env=dev", "-e", "version=v6"))
+    args = [str(Path(sys.executable).parent / "ansible-playbook"), "playbooks/promote.yml", "-e", f"@{envs.vars_file}"]
+    env = {**envs.env, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
+    run = subprocess.Popen(
+        [*args, "-e", "source=dev", "-e", json.dumps({"bake_seconds": 30})],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    # Kill it mid-promotion: as soon as it holds the lock, before the traffic moves.
+    locks = envs.client("dynamodb")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        locked = locks.get_item(TableName="staging-movie-app-deploy-locks", Key={"environment": {"S": "staging"}})
+        if "Item" in locked:
+            break
+        time.sleep(0.1)
+    run.send_signal(signal.SIGKILL)
+    run.wait(timeout=30)
+    blocked = release(envs, "promote", "-e", "source=dev")
+    assert blocked.returncode != 0 and "the deployment lock of staging is held by" in flat(blocked)
+    refused = release(envs, "unlock", "-e", "env=staging")
+    assert refused.returncode != 0 and "reason is required" in flat(refused)
+    must(release(envs, "unlock", "-e", "env=staging", "-e", json.dumps({"reason": "test killed the run"})))
+    assert any(r["kind"] == "force-release" and r["reason"] == "test killed the run" for r in records(envs, "staging"))
+    must(release(envs, "promote", "-e", "source=dev"))
+    now = live(envs, "staging")
+    assert now["digests"]["server"] == v6["server"] and sorted(now["weights"].values()) == [0, 100]
+
+
+def test_rollback_flips_back_to_the_previous_release_at_once(envs: Cloud) -> None:
+    before = live(envs, "staging")
+    previous = [r for r in records(envs, "staging") if r["outcome"] == "succeeded"][1]
+    envs.control.reset_recording()
+    proc = must(release(envs, "rollback", "-e", "env=staging"))
+    assert "no change (same digests)" in flat(proc)  # the idle colour still ran it: only the weights moved
+    after = live(envs, "staging")
+    assert after["colour"] != before["colour"]
+    assert "RegisterTaskDefinition" not in {c.action for c in envs.control.mutating_calls()}
+    assert records(envs, "staging")[0]["kind"] == "rollback" and previous["id"] in flat(proc)
+
+
+@pytest.mark.parametrize(
+    ("playbook", "extra", "message"),
+    [
+        ("promote", ["-e", "source=nowhere"], "nowhere"),
+        ("promote", ["-e", "source=prod", "-e", "target=dev"], "prod"),
+        (
+            "deploy",
+            ["-e", "env=dev", "-e", "version=no-such-build"],
+            "dev-movie-app-client-repo:no-such-build missing from ECR",
+        ),
+        ("deploy", ["-e", "env=dev", "-e", json.dumps({"version": "bad tag!"})], "is not an image tag"),
+    ],
+)
+def test_bad_input_fails_before_any_change(envs: Cloud, playbook: str, extra: list[str], message: str) -> None:
+    envs.control.reset_recording()
+    proc = release(envs, playbook, *extra)
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    assert message in flat(proc), proc.stdout[-3000:]
+    assert envs.control.mutating_calls() == []
+
+
+def test_a_source_container_missing_from_the_target_is_refused(envs: Cloud) -> None:
+    envs.control.reset_recording()
+    proc = envs.run(
+        str(Path(sys.executable).parent / "ansible"),
+        "localhost",
+        "-m",
+        "stageflow.aws.ecs_promote",
+        "-a",
+        json.dumps(
+            {
+                "cluster": "dev-movie-app-cluster",
+                "services": ["dev-movie-app-service"],
+                "images": {"sidecar": f"{REGISTRY}/dev-movie-app-server-repo:v1"},
+            }
+        ),
+    )
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    assert "container(s) sidecar of the release are missing from dev-movie-app-service's task definition" in flat(proc)
+    assert envs.control.mutating_calls() == []

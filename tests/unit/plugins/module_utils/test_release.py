@@ -1,0 +1,241 @@
+"""Release logic without AWS: deployment states, plans, registrations, digests, gates, records, pruning."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from ansible_collections.stageflow.aws.plugins.module_utils._release import ecs, report, state, traffic
+from ansible_collections.stageflow.aws.plugins.modules.volume_snapshot import prune_plan
+from botocore.exceptions import ClientError
+
+REPO = "123456789012.dkr.ecr.us-east-1.amazonaws.com/dev-movie-app-server-repo"
+D1, D2 = "sha256:" + "1" * 64, "sha256:" + "2" * 64
+
+
+def deployment(td: str, status: str = "PRIMARY", rollout: str = "COMPLETED", running: int = 2, desired: int = 2):
+    return {
+        "taskDefinition": td,
+        "status": status,
+        "rolloutState": rollout,
+        "runningCount": running,
+        "desiredCount": desired,
+    }
+
+
+@pytest.mark.parametrize(
+    ("deployments", "expected"),
+    [
+        ([deployment("td:2")], "done"),
+        ([deployment("td:2", rollout="IN_PROGRESS", running=1), deployment("td:1", status="ACTIVE")], "waiting"),
+        ([deployment("td:2", running=1)], "waiting"),  # COMPLETED is not enough: running must equal desired
+        ([deployment("td:2", rollout="FAILED")], "failed"),
+        # The circuit breaker rolled back: td:1 is PRIMARY again and ours FAILED. Never a success.
+        ([deployment("td:1"), deployment("td:2", status="ACTIVE", rollout="FAILED")], "failed"),
+        ([deployment("td:1")], "failed"),  # ours is gone and the old one runs
+        ([], "waiting"),
+    ],
+)
+def test_service_state_is_truthful(deployments, expected) -> None:
+    assert ecs.service_state({"deployments": deployments}, "td:2")[0] == expected
+
+
+def test_wait_for_times_out_with_the_last_reason() -> None:
+    class Ecs:
+        def describe_services(self, cluster, services):
+            return {
+                "services": [
+                    {"serviceName": s, "status": "ACTIVE", "deployments": [deployment("td:2", rollout="IN_PROGRESS")]}
+                    for s in services
+                ]
+            }
+
+    clock = iter(range(0, 1000, 5))
+    states = ecs.wait_for(Ecs(), None, "c", {"a": "td:2"}, 12, 5, now=lambda: next(clock), sleep=lambda s: None)
+    assert states["a"]["state"] == "timeout"
+    assert "not stable after 12s: deployment IN_PROGRESS" in states["a"]["why"]
+
+
+def target_td(**extra):
+    return {
+        "taskDefinitionArn": "arn:aws:ecs:us-east-1:1:task-definition/prod-task:4",
+        "family": "prod-task",
+        "revision": 4,
+        "status": "ACTIVE",
+        "executionRoleArn": "arn:aws:iam::1:role/exec",
+        "networkMode": "awsvpc",
+        "requiresAttributes": [{"name": "x"}],
+        "containerDefinitions": [
+            {
+                "name": "server",
+                "image": f"{REPO}@{D1}",
+                "environment": [{"name": "DATABASE_NAME", "value": "movieapp_prod"}],
+            },
+            {"name": "client", "image": "client:old"},
+        ],
+        **extra,
+    }
+
+
+def test_plan_changes_only_the_images_and_keeps_the_targets_settings() -> None:
+    service = {"serviceName": "prod-svc-green", "taskDefinition": "arn:td:4"}
+    digests = {f"{REPO}:v2": {"digest": D2, "repository": REPO, "registry": "1", "tag": "v2"}}
+    step = ecs.plan_service(service, target_td(), {"server": f"{REPO}:v2"}, digests, {"server": "staging runs it"})
+    assert step["changed"]
+    assert step["images"]["server"] == {
+        "before": f"{REPO}@{D1}",
+        "after": f"{REPO}@{D2}",
+        "before_digest": D1,
+        "after_digest": D2,
+        "reason": "staging runs it",
+    }
+    assert step["images"]["client"]["reason"] == "not part of the release: kept"
+    body = ecs.registration(target_td(), step["new_images"])
+    assert "revision" not in body and "requiresAttributes" not in body and "taskDefinitionArn" not in body
+    assert body["executionRoleArn"] == "arn:aws:iam::1:role/exec"
+    assert body["containerDefinitions"][0] == {
+        "name": "server",
+        "image": f"{REPO}@{D2}",
+        "environment": [{"name": "DATABASE_NAME", "value": "movieapp_prod"}],
+    }
+
+
+def test_plan_with_the_same_digest_changes_nothing() -> None:
+    digests = {f"{REPO}:v1": {"digest": D1, "repository": REPO, "registry": "1", "tag": "v1"}}
+    step = ecs.plan_service(
+        {"serviceName": "s", "taskDefinition": "td"}, target_td(), {"server": f"{REPO}:v1"}, digests, {}
+    )
+    assert not step["changed"] and step["new_images"] == {}
+    assert step["images"]["server"]["reason"] == "same digest: unchanged"
+
+
+def test_a_container_missing_from_the_target_is_named() -> None:
+    with pytest.raises(ecs.ReleaseError, match=r"container\(s\) sidecar of the release are missing from s's task"):
+        ecs.plan_service({"serviceName": "s", "taskDefinition": "td"}, target_td(), {"sidecar": "x"}, {}, {})
+
+
+@pytest.mark.parametrize(
+    ("service", "message"),
+    [
+        ({"deploymentController": {"type": "CODE_DEPLOY"}}, "CODE_DEPLOY deployment controller"),
+        ({"deploymentController": {"type": "EXTERNAL"}}, "EXTERNAL deployment controller"),
+        ({"deploymentConfiguration": {"strategy": "BLUE_GREEN"}}, "built-in BLUE_GREEN deployment strategy"),
+    ],
+)
+def test_services_run_by_someone_else_are_refused(service, message) -> None:
+    with pytest.raises(ecs.ReleaseError, match=message):
+        ecs.check_controller({"serviceName": "s", **service}, "c")
+
+
+class FakeEcr:
+    def __init__(self, images):
+        self.images = images  # repo -> {tag: digest}
+        self.calls = 0
+
+    def describe_images(self, registryId, repositoryName, imageIds):
+        self.calls += 1
+        tags = self.images[repositoryName]
+        details = []
+        for image_id in imageIds:
+            if "imageTag" in image_id and image_id["imageTag"] not in tags:
+                raise ClientError({"Error": {"Code": "ImageNotFoundException", "Message": "no"}}, "DescribeImages")
+            digest = tags.get(image_id.get("imageTag"), image_id.get("imageDigest"))
+            details.append({"imageDigest": digest, "imageTags": [t for t, d in tags.items() if d == digest]})
+        return {"imageDetails": details}
+
+
+def test_digests_are_resolved_with_one_call_per_repository() -> None:
+    fake = FakeEcr({"dev-movie-app-server-repo": {"v1": D1, "v2": D2}})
+    found = ecs.resolve_digests(fake, [f"{REPO}:v1", f"{REPO}:v2", f"{REPO}@{D2}"])
+    assert fake.calls == 1
+    assert found[f"{REPO}:v1"]["digest"] == D1 and found[f"{REPO}@{D2}"]["digest"] == D2
+
+
+def test_missing_images_are_named() -> None:
+    fake = FakeEcr({"dev-movie-app-server-repo": {"v1": D1}})
+    with pytest.raises(ecs.ReleaseError, match=r"dev-movie-app-server-repo:v9 missing from ECR repository"):
+        ecs.resolve_digests(fake, [f"{REPO}:v1", f"{REPO}:v9"])
+
+
+def test_images_outside_ecr_must_be_pinned() -> None:
+    assert ecs.resolve_digests(None, [f"nginx@{D1}"])[f"nginx@{D1}"]["digest"] == D1
+    with pytest.raises(ecs.ReleaseError, match="not in ECR and not pinned by digest"):
+        ecs.resolve_digests(None, ["nginx:1.27"])
+
+
+def test_rule_weights_and_gates() -> None:
+    rule = {
+        "RuleArn": "r",
+        "Actions": [
+            {
+                "Type": "forward",
+                "ForwardConfig": {
+                    "TargetGroups": [{"TargetGroupArn": "b", "Weight": 90}, {"TargetGroupArn": "g", "Weight": 10}]
+                },
+            }
+        ],
+    }
+    assert traffic.weights_of(rule) == {"b": 90, "g": 10}
+
+    class Cw:
+        def describe_alarms(self, AlarmNames, AlarmTypes):
+            alarms = [{"AlarmName": "ok", "StateValue": "OK"}, {"AlarmName": "bad", "StateValue": "ALARM"}]
+            return {"MetricAlarms": [a for a in alarms if a["AlarmName"] in AlarmNames]}
+
+    assert traffic.alarm_gate(Cw(), ["ok"]) == (True, "1 alarm(s) OK")
+    assert traffic.alarm_gate(Cw(), ["ok", "bad"]) == (False, "alarm(s) not OK: bad is ALARM")
+    passed, why = traffic.alarm_gate(Cw(), ["ok", "gone"])
+    assert not passed and "gone do not exist" in why
+
+    class Elb:
+        def describe_target_health(self, TargetGroupArn):
+            states = {"g": ["healthy", "healthy"], "u": ["healthy", "unhealthy"], "e": []}[TargetGroupArn]
+            return {"TargetHealthDescriptions": [{"TargetHealth": {"State": s}} for s in states]}
+
+    assert traffic.health_gate(Elb(), ["g"])[0]
+    assert traffic.health_gate(Elb(), ["u"]) == (
+        False,
+        "target group u is not all healthy: {'healthy': 1, 'unhealthy': 1}",
+    )
+    assert traffic.health_gate(Elb(), ["e"]) == (False, "target group e has no targets")
+
+
+def test_records_round_trip_through_dynamodb_types() -> None:
+    record = {"duration_seconds": 12.5, "steps": [{"percent": 10, "passed": True}], "note": "v1"}
+    stored = state.to_dynamo(record)
+    assert stored["duration_seconds"] == Decimal("12.5") and stored["steps"][0]["percent"] == Decimal(10)
+    assert state.from_dynamo(stored) == record
+
+
+def test_a_lock_holder_is_described_with_owner_purpose_and_times() -> None:
+    text = state.describe_holder(
+        {
+            "owner": "alice",
+            "purpose": "promote",
+            "acquired_at": "2026-11-26T10:00:00Z",
+            "expires_at": 0,
+            "lock_id": "p1",
+        }
+    )
+    assert text == (
+        "held by alice (purpose: promote) since 2026-11-26T10:00:00Z, "
+        "lease until 1970-01-01T00:00:00.000000Z, lock id p1"
+    )
+
+
+def test_pruning_keeps_the_newest_per_volume_and_what_is_within_retention() -> None:
+    now = datetime.datetime(2026, 11, 26, tzinfo=datetime.UTC)
+    snaps = [
+        {"SnapshotId": f"snap-{v}-{age}", "VolumeId": v, "StartTime": now - datetime.timedelta(days=age)}
+        for v in ("a", "b")
+        for age in (1, 10, 40, 50, 60)
+    ]
+    doomed = {s["SnapshotId"] for s in prune_plan(snaps, retention_days=30, keep_at_least=3, now=now)}
+    assert doomed == {"snap-a-50", "snap-a-60", "snap-b-50", "snap-b-60"}  # snap-x-40 is old but among the newest 3
+    assert prune_plan(snaps, retention_days=0, keep_at_least=0, now=now) == []
+
+
+def test_report_shortens_images() -> None:
+    assert report.short_image(f"{REPO}@{D1}") == "dev-movie-app-server-repo@sha256:111111111111"
+    assert report.short_image("nginx:1.27") == "nginx:1.27"
