@@ -31,7 +31,10 @@ ROLLOUT_SECONDS = "2"
 
 def setup(url: str, count: int) -> tuple[list[str], list[str], str]:
     kwargs = {"endpoint_url": url, "region_name": REGION, "aws_access_key_id": "testing", "aws_secret_access_key": "t"}
-    ecs, ecr = boto3.client("ecs", **kwargs), boto3.client("ecr", **kwargs)
+    ecs, ecr, ec2 = boto3.client("ecs", **kwargs), boto3.client("ecr", **kwargs), boto3.client("ec2", **kwargs)
+    vpc = ec2.create_vpc(CidrBlock="10.200.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.200.0.0/20")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="bench", Description="bench", VpcId=vpc)["GroupId"]
     repo = ecr.create_repository(repositoryName="bench-app")["repository"]["repositoryUri"]
     push_image(ecr, "bench-app", "v1", "bench v1")
     push_image(ecr, "bench-app", "v0", "bench v0")
@@ -61,7 +64,7 @@ def setup(url: str, count: int) -> tuple[list[str], list[str], str]:
                 taskDefinition=td,
                 desiredCount=2,
                 launchType="FARGATE",
-                networkConfiguration={"awsvpcConfiguration": {"subnets": ["subnet-bench"]}},
+                networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group]}},
                 deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": True}},
             )
             names[side].append(family)
@@ -74,7 +77,7 @@ def main(argv: list[str]) -> int:
     for count in counts:
         proc, url = spawn("--rollout-seconds", ROLLOUT_SECONDS, log_path=ROOT / ".bench-localcloud.log")
         try:
-            sources, targets, _ = setup(url, count)
+            sources, targets, _repo = setup(url, count)
             control = LocalCloudClient(url)
             time.sleep(float(ROLLOUT_SECONDS) + 1)  # let the first deployments settle
             control.reset_recording()

@@ -23,6 +23,10 @@ from tests.conftest import ROLLOUT_SECONDS, ROOT, Cloud, real_aws
 
 pytestmark = pytest.mark.slow
 REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+MISSING_BUILD = (
+    f"missing from ECR: {REGISTRY}/dev-movie-app-server-repo:no-such-build, "
+    f"{REGISTRY}/dev-movie-app-client-repo:no-such-build"
+)
 ROLLING = {"dev"}  # one service, no colours (group_vars/dev.yml: deployment_strategy rolling)
 
 
@@ -267,7 +271,7 @@ def test_two_promotions_at_once_one_proceeds_and_the_other_names_the_holder(envs
     env = {**envs.env, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
     runs = [
         subprocess.Popen([*args, "-e", "source=dev"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
-        for _ in range(2)
+        for _run in range(2)
     ]
     outputs = [r.communicate(timeout=300)[0] for r in runs]
     codes = sorted(r.returncode for r in runs)
@@ -328,7 +332,7 @@ def test_rollback_flips_back_to_the_previous_release_at_once(envs: Cloud) -> Non
         (
             "deploy",
             ["-e", "env=dev", "-e", "version=no-such-build"],
-            "dev-movie-app-client-repo:no-such-build missing from ECR",
+            MISSING_BUILD,
         ),
         ("deploy", ["-e", "env=dev", "-e", json.dumps({"version": "bad tag!"})], "is not an image tag"),
     ],

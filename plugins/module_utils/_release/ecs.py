@@ -149,18 +149,16 @@ def resolve_digests(ecr: Any, images: Iterable[str]) -> dict[str, dict[str, str]
         key = (m["account"], m["repo"], m["registry"])
         image_id = {"imageDigest": m["digest"]} if m["digest"] else {"imageTag": m["tag"] or "latest"}
         wanted.setdefault(key, []).append((image, image_id))
+    missing: list[str] = []
     for (account, repo, registry), items in wanted.items():
-        ids = list({tuple(i.items()): i for _, i in items}.values())
+        ids = list({tuple(i.items()): i for _image, i in items}.values())
         try:
             answer = _describe_images(ecr, account, repo, ids)
         except is_boto3_error_code("RepositoryNotFoundException"):
             raise ReleaseError(f"ECR repository {repo} does not exist (needed for {items[0][0]})") from None
         except is_boto3_error_code("ImageNotFoundException"):
-            missing = [image for image, image_id in items if not _exists(ecr, account, repo, image_id)]
-            raise ReleaseError(
-                f"image(s) {', '.join(missing) or items[0][0]} missing from ECR repository {repo}: "
-                "push them first, or name a tag or digest that exists"
-            ) from None
+            missing.extend(image for image, image_id in items if not _exists(ecr, account, repo, image_id))
+            continue
         details = answer.get("imageDetails", [])
         for image, image_id in items:
             match = [
@@ -176,6 +174,10 @@ def resolve_digests(ecr: Any, images: Iterable[str]) -> dict[str, dict[str, str]
                 "registry": account,
                 "tag": image_id.get("imageTag", ""),
             }
+    if missing:
+        raise ReleaseError(
+            f"image(s) missing from ECR: {', '.join(missing)}; push them first, or name a tag or digest that exists"
+        )
     return resolved
 
 

@@ -154,7 +154,9 @@ def test_digests_are_resolved_with_one_call_per_repository() -> None:
 
 def test_missing_images_are_named() -> None:
     fake = FakeEcr({"dev-movie-app-server-repo": {"v1": D1}})
-    with pytest.raises(ecs.ReleaseError, match=r"dev-movie-app-server-repo:v9 missing from ECR repository"):
+    with pytest.raises(
+        ecs.ReleaseError, match=r"image\(s\) missing from ECR: .*dev-movie-app-server-repo:v9; push them first"
+    ):
         ecs.resolve_digests(fake, [f"{REPO}:v1", f"{REPO}:v9"])
 
 
