@@ -127,13 +127,14 @@ def main() -> int:
         release("playbooks/deploy.yml", "-e", "env=dev", "-e", "version=v3")
         release("playbooks/promote.yml", "-e", "source=dev")
         step("Promote v3 to prod, where it fails its health checks: it must be rolled back automatically")
-        LocalCloudClient(url).set_fault("unhealthy", patterns=[f"*@{digests['v3']['server']}"])
+        control = LocalCloudClient(url)
+        control.set_fault("unhealthy", patterns=[f"*@{digests['v3']['server']}"])
         try:
             release("playbooks/promote.yml", "-e", "source=staging")
             failures.append("the promotion of the failing release to prod succeeded")
         except subprocess.CalledProcessError:
             print("(the promotion failed, as it should)")
-        LocalCloudClient(url).clear_faults()
+        control.clear_faults()
 
         step("History of every environment")
         history = playbook(shown, "playbooks/history.yml")
@@ -164,7 +165,6 @@ def main() -> int:
             "prod's database is multi-AZ and protected from deletion",
             prod_db["MultiAZ"] and prod_db["DeletionProtection"],
         )
-        control = LocalCloudClient(url)
         for name, version in (("dev", "v3"), ("staging", "v3"), ("prod", "v2")):
             status, body = control.lb_get(f"{name}-movie-app-alb")
             served = sorted(i.rsplit("@", 1)[-1] for i in body.get("images", []))

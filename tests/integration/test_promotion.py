@@ -73,6 +73,18 @@ def build(cloud: Cloud, version: str) -> dict[str, str]:
     return {c: push_image(ecr, f"dev-movie-app-{c}-repo", version, f"{c} {version}") for c in ("client", "server")}
 
 
+def start_promotion(cloud: Cloud, *args: str, stdout: int) -> subprocess.Popen:
+    """promote.yml in the background, for runs that race or are killed."""
+    playbook = [
+        str(Path(sys.executable).parent / "ansible-playbook"),
+        "playbooks/promote.yml",
+        "-e",
+        f"@{cloud.vars_file}",
+    ]
+    env = {**cloud.env, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
+    return subprocess.Popen([*playbook, *args], cwd=ROOT, env=env, stdout=stdout, text=True)
+
+
 def release(cloud: Cloud, playbook: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
     return cloud.playbook(f"playbooks/{playbook}.yml", "-e", f"@{cloud.vars_file}", *args, **kwargs)
 
@@ -138,7 +150,8 @@ def when(condition: Callable[[], bool], then: Callable[[], None], timeout: float
     return thread
 
 
-def green_weight(cloud: Cloud, env: str, colour: str) -> Callable[[], bool]:
+def shifting_to(cloud: Cloud, env: str, colour: str) -> Callable[[], bool]:
+    """True once a traffic step sends the colour part, not all, of the environment's requests."""
     return lambda: 0 < live(cloud, env)["weights"].get(colour, 0) < 100
 
 
@@ -204,9 +217,7 @@ def test_a_release_that_fails_health_mid_canary_is_rolled_back(envs: Cloud) -> N
     must(release(envs, "promote", "-e", "source=dev"))
     before = live(envs, "prod")
     # The release turns unhealthy once prod's canary has sent it traffic.
-    when(
-        green_weight(envs, "prod", "blue"), lambda: envs.control.set_fault("unhealthy", patterns=[f"*@{v2['server']}"])
-    )
+    when(shifting_to(envs, "prod", "blue"), lambda: envs.control.set_fault("unhealthy", patterns=[f"*@{v2['server']}"]))
     proc = release(envs, "promote", "-e", "source=staging", "-e", json.dumps({"bake_seconds": 2}))
     assert proc.returncode != 0, proc.stdout[-3000:]
     assert "failed -" in flat(proc) and "is not all healthy" in flat(proc)
@@ -226,7 +237,7 @@ def test_an_alarm_mid_canary_restores_the_weights(envs: Cloud) -> None:
     before = live(envs, "prod")
     cloudwatch = envs.client("cloudwatch")
     when(
-        green_weight(envs, "prod", "blue"),
+        shifting_to(envs, "prod", "blue"),
         lambda: cloudwatch.set_alarm_state(
             AlarmName="prod-movie-app-target-5xx", StateValue="ALARM", StateReason="test: 5XX burst"
         ),
@@ -267,12 +278,7 @@ def test_a_promotion_succeeds_with_30_percent_of_calls_throttled(envs: Cloud) ->
 def test_two_promotions_at_once_one_proceeds_and_the_other_names_the_holder(envs: Cloud) -> None:
     build(envs, "v5")
     must(release(envs, "deploy", "-e", "env=dev", "-e", "version=v5"))
-    args = [str(Path(sys.executable).parent / "ansible-playbook"), "playbooks/promote.yml", "-e", f"@{envs.vars_file}"]
-    env = {**envs.env, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
-    runs = [
-        subprocess.Popen([*args, "-e", "source=dev"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
-        for _run in range(2)
-    ]
+    runs = [start_promotion(envs, "-e", "source=dev", stdout=subprocess.PIPE) for _run in range(2)]
     outputs = [r.communicate(timeout=300)[0] for r in runs]
     codes = sorted(r.returncode for r in runs)
     assert codes[0] == 0 and codes[1] != 0, outputs
@@ -283,14 +289,7 @@ def test_two_promotions_at_once_one_proceeds_and_the_other_names_the_holder(envs
 def test_a_killed_run_is_unlocked_with_a_reason_and_a_rerun_completes(envs: Cloud) -> None:
     v6 = build(envs, "v6")
     must(release(envs, "deploy", "-e", "env=dev", "-e", "version=v6"))
-    args = [str(Path(sys.executable).parent / "ansible-playbook"), "playbooks/promote.yml", "-e", f"@{envs.vars_file}"]
-    env = {**envs.env, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
-    run = subprocess.Popen(
-        [*args, "-e", "source=dev", "-e", json.dumps({"bake_seconds": 30})],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
+    run = start_promotion(envs, "-e", "source=dev", "-e", json.dumps({"bake_seconds": 30}), stdout=subprocess.DEVNULL)
     # Kill it mid-promotion: as soon as it holds the lock, before the traffic moves.
     locks = envs.client("dynamodb")
     deadline = time.monotonic() + 120

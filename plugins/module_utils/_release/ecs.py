@@ -15,6 +15,7 @@ from typing import Any
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.stageflow.aws.plugins.module_utils._release import traffic
 
 _retry = AWSRetry.jittered_backoff(retries=12, delay=1, max_delay=20)
 
@@ -181,7 +182,7 @@ def resolve_digests(ecr: Any, images: Iterable[str]) -> dict[str, dict[str, str]
     return resolved
 
 
-def pinned(image: str, digest_info: dict[str, str]) -> str:
+def pinned(digest_info: dict[str, str]) -> str:
     return f"{digest_info['repository']}@{digest_info['digest']}"
 
 
@@ -247,7 +248,7 @@ def plan_service(
             images[name] = {"before": before, "after": before, "reason": "not part of the release: kept"}
             continue
         info = digests[wanted[name]]
-        after = pinned(wanted[name], info)
+        after = pinned(info)
         same = digest_of(before) == info["digest"]
         images[name] = {
             "before": before,
@@ -294,11 +295,6 @@ def update_service(ecs: Any, cluster: str, service: str, task_definition: str) -
 # --- waiting -------------------------------------------------------------------------------------------------------
 
 
-@_retry
-def _target_health(elbv2: Any, arn: str) -> list[dict[str, Any]]:
-    return elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
-
-
 def service_state(service: dict[str, Any], task_definition: str) -> tuple[str, str]:
     """('done' | 'waiting' | 'failed', why) for the deployment of task_definition, from DescribeServices alone."""
     deployments = service.get("deployments", [])
@@ -330,7 +326,7 @@ def targets_healthy(elbv2: Any, service: dict[str, Any]) -> tuple[bool, str]:
         arn = lb.get("targetGroupArn")
         if not arn:
             continue
-        health = _target_health(elbv2, arn)
+        health = traffic.target_health(elbv2, arn)
         states = [h["TargetHealth"]["State"] for h in health]
         healthy = states.count("healthy")
         if healthy < desired or any(s not in ("healthy", "draining") for s in states):

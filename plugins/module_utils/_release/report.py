@@ -48,3 +48,14 @@ def step_summary(result: dict[str, Any]) -> dict[str, Any]:
         "gate": "; ".join(str(gate[k]) for k in ("alarms", "health") if gate.get(k)) or gate.get("why", ""),
         "failed": bool(result.get("failed")),
     }
+
+
+def live_colour(lb_info: dict[str, Any], port: int, blue_target_group: str, priority: int = 100) -> dict[str, Any]:
+    """From amazon.aws.elb_application_lb_info's result: the weighted rule at `priority` on the listener at `port`,
+    its weights by target group ARN, and the live colour (blue when blue's weight is at least 50) and the idle one."""
+    listener = next(li for li in lb_info["load_balancers"][0]["listeners"] if li["port"] == int(port))
+    rule = next(r for r in listener["rules"] if r["priority"] == str(priority))
+    weights = {g["target_group_arn"]: g["weight"] for g in rule["actions"][0]["forward_config"]["target_groups"]}
+    blue = next(arn for arn in weights if f":targetgroup/{blue_target_group}/" in arn)
+    live = "blue" if int(weights[blue]) >= 50 else "green"
+    return {"rule": rule, "weights": weights, "live": live, "idle": "green" if live == "blue" else "blue"}

@@ -63,6 +63,24 @@ def describe_holder(lock: dict[str, Any]) -> str:
     )
 
 
+def held_message(environment: str, holder: dict[str, Any] | None) -> str:
+    return (
+        f"the deployment lock of {environment} is {describe_holder(holder) if holder else 'held'}; "
+        "wait for it, or force-release it with a reason if its run is dead"
+    )
+
+
+def renew_message(environment: str, lock_id: str, holder: dict[str, Any] | None) -> str:
+    return f"cannot renew lock {lock_id} of {environment}: the lock is {describe_holder(holder) if holder else 'free'}"
+
+
+def release_message(environment: str, lock_id: str, holder: dict[str, Any] | None) -> str:
+    return (
+        f"lock {lock_id} of {environment} is not held: the lock is "
+        f"{describe_holder(holder) if holder else 'free'}; not releasing someone else's lock"
+    )
+
+
 @_retry
 def _put_if_free(table: Any, item: dict[str, Any], now: int) -> None:
     table.put_item(
@@ -76,11 +94,7 @@ def acquire(table: Any, item: dict[str, Any], now: int) -> None:
     try:
         _put_if_free(table, item, now)
     except is_boto3_error_code("ConditionalCheckFailedException"):
-        holder = get_lock(table, item["environment"])
-        raise StateError(
-            f"the deployment lock of {item['environment']} is {describe_holder(holder) if holder else 'held'}; "
-            "wait for it, or force-release it with a reason if its run is dead"
-        ) from None
+        raise StateError(held_message(item["environment"], get_lock(table, item["environment"]))) from None
 
 
 @_retry
@@ -97,11 +111,7 @@ def renew(table: Any, environment: str, lock_id: str, expires_at: int) -> None:
     try:
         _update_if_ours(table, environment, lock_id, expires_at)
     except is_boto3_error_code("ConditionalCheckFailedException"):
-        holder = get_lock(table, environment)
-        raise StateError(
-            f"cannot renew lock {lock_id} of {environment}: it is "
-            f"{describe_holder(holder) if holder else 'not held by anyone'}"
-        ) from None
+        raise StateError(renew_message(environment, lock_id, get_lock(table, environment))) from None
 
 
 @_retry
@@ -117,11 +127,7 @@ def release(table: Any, environment: str, lock_id: str) -> None:
     try:
         _delete_if_ours(table, environment, lock_id)
     except is_boto3_error_code("ConditionalCheckFailedException"):
-        holder = get_lock(table, environment)
-        raise StateError(
-            f"lock {lock_id} of {environment} is not held: the lock is "
-            f"{describe_holder(holder) if holder else 'free'}; not releasing someone else's lock"
-        ) from None
+        raise StateError(release_message(environment, lock_id, get_lock(table, environment))) from None
 
 
 @_retry

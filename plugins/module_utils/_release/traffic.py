@@ -110,14 +110,14 @@ def alarm_gate(cloudwatch: Any, names: list[str]) -> tuple[bool, str]:
 
 
 @_retry
-def _target_health(elbv2: Any, arn: str) -> list[dict[str, Any]]:
+def target_health(elbv2: Any, arn: str) -> list[dict[str, Any]]:
     return elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
 
 
 def health_gate(elbv2: Any, arns: list[str]) -> tuple[bool, str]:
     """Every target of each group is healthy, and there is at least one."""
     for arn in arns:
-        health = _target_health(elbv2, arn)
+        health = target_health(elbv2, arn)
         states = [h["TargetHealth"]["State"] for h in health]
         name = arn.rsplit("/", 2)[-2] if "/" in arn else arn
         if not states:

@@ -241,3 +241,20 @@ def test_pruning_keeps_the_newest_per_volume_and_what_is_within_retention() -> N
 def test_report_shortens_images() -> None:
     assert report.short_image(f"{REPO}@{D1}") == "dev-movie-app-server-repo@sha256:111111111111"
     assert report.short_image("nginx:1.27") == "nginx:1.27"
+
+
+def test_the_live_colour_is_read_from_the_weighted_rule_of_the_listener() -> None:
+    def lb(blue: int, green: int) -> dict:
+        groups = [
+            {"target_group_arn": "arn:aws:elasticloadbalancing:r:1:targetgroup/prod-app-blue/1", "weight": blue},
+            {"target_group_arn": "arn:aws:elasticloadbalancing:r:1:targetgroup/prod-app-green/2", "weight": green},
+        ]
+        rule = {"priority": "100", "actions": [{"forward_config": {"target_groups": groups}}]}
+        other = {"priority": "100", "actions": [{"forward_config": {"target_groups": groups[::-1]}}]}
+        return {"load_balancers": [{"listeners": [{"port": 80, "rules": [other]}, {"port": 443, "rules": [rule]}]}]}
+
+    found = report.live_colour(lb(100, 0), 443, "prod-app-blue")
+    assert (found["live"], found["idle"]) == ("blue", "green")
+    assert found["weights"]["arn:aws:elasticloadbalancing:r:1:targetgroup/prod-app-green/2"] == 0
+    assert report.live_colour(lb(10, 90), 443, "prod-app-blue")["live"] == "green"
+    assert report.live_colour(lb(50, 50), 443, "prod-app-blue")["live"] == "blue"
