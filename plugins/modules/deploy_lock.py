@@ -63,7 +63,7 @@ extends_documentation_fragment:
   - amazon.aws.region.modules
   - amazon.aws.boto3
 notes:
-  - Supports check mode - it reads the lock and says what would happen.
+  - Supports check mode - it reads the lock and says what would happen - and diff (the lock before and after).
 """
 
 EXAMPLES = r"""
@@ -203,6 +203,8 @@ def main():
         module.fail_json(msg=str(exc))
     except (BotoCoreError, ClientError) as exc:
         module.fail_json_aws(exc, msg=f"the deployment lock of {env} in {p['table']} could not be read or written")
+    if module._diff:
+        result["diff"] = {"before": result["previous"], "after": result["lock"]}
     module.exit_json(**result)
 
 

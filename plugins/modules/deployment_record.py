@@ -38,7 +38,7 @@ extends_documentation_fragment:
   - amazon.aws.region.modules
   - amazon.aws.boto3
 notes:
-  - Supports check mode (nothing is written).
+  - Supports check mode (nothing is written) and diff (the record written).
 """
 
 EXAMPLES = r"""
@@ -98,7 +98,10 @@ def main():
             st.put_record(module.resource("dynamodb").Table(p["table"]), record)
         except (BotoCoreError, ClientError) as exc:
             module.fail_json_aws(exc, msg=f"record {record['id']} could not be written to {p['table']}")
-    module.exit_json(changed=True, record=record)
+    result = {"changed": True, "record": record}
+    if module._diff:
+        result["diff"] = {"before": {}, "after": record}
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ extends_documentation_fragment:
   - amazon.aws.region.modules
   - amazon.aws.boto3
 notes:
-  - Supports check mode.
+  - Supports check mode and diff (the snapshots it prunes and the volumes it snapshots).
 """
 
 EXAMPLES = r"""
@@ -218,6 +218,15 @@ def main():
                 time.sleep(5)
     except (BotoCoreError, ClientError) as exc:
         module.fail_json_aws(exc, msg=f"the volumes of {env} could not be snapshotted or pruned", **result)
+    if module._diff:
+        result["diff"] = {
+            "before": {"volumes": result["volumes"], "pruned": []},
+            "after": {
+                "volumes": result["volumes"],
+                "pruned": [s["snapshot_id"] for s in result["pruned"]],
+                "new_snapshots_of": [s["volume_id"] for s in result["snapshots"]],
+            },
+        }
     module.exit_json(**result)
 
 
