@@ -27,6 +27,20 @@ def environment_for_branch(branch, mapping):
     raise AnsibleFilterError(f"environment_for_branch: no rule matches branch {name!r}; add a '*' rule last")
 
 
+def outside_scope(environments, allowed):
+    """The environments that no shell-style pattern of `allowed` matches, in order and without repeats."""
+    if not isinstance(allowed, list) or not all(isinstance(p, str) and p for p in allowed):
+        raise AnsibleFilterError(
+            "outside_scope: the allowed environments must be a list of names or patterns such as feature-*, "
+            f"got {allowed!r}"
+        )
+    result = []
+    for name in environments:
+        if name and name not in result and not any(fnmatch.fnmatchcase(str(name), p) for p in allowed):
+            result.append(name)
+    return result
+
+
 def environment_vars(hosts, hostvars):
     """The variables of each environment's host, keyed by the environment's name (its environment_name)."""
     result = {}
@@ -132,6 +146,7 @@ class FilterModule:
         return {
             "environment_for_branch": environment_for_branch,
             "environment_vars": environment_vars,
+            "outside_scope": outside_scope,
             "environment_settings_files": environment_settings_files,
             "subnet_plan": subnet_plan,
             "metric_widget": metric_widget,

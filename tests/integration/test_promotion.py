@@ -18,16 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from localcloud.client import push_image
-from tests.conftest import ROLLOUT_SECONDS, ROOT, Cloud, real_aws
+from tests.conftest import ROOT, Cloud, real_aws
+from tests.integration.releases import REGISTRY, build, flat, fresh, live, must, records, release_vars, served
 
 pytestmark = pytest.mark.slow
-REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 MISSING_BUILD = (
     f"missing from ECR: {REGISTRY}/dev-movie-app-server-repo:no-such-build, "
     f"{REGISTRY}/dev-movie-app-client-repo:no-such-build"
 )
-ROLLING = {"dev"}  # one service, no colours (group_vars/dev.yml: deployment_strategy rolling)
 
 
 @pytest.fixture(scope="module")
@@ -35,42 +33,13 @@ def envs(cloud_session: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iter
     """dev, staging and prod provisioned once; release v1 built for dev."""
     if real_aws():
         pytest.skip("the promotion tests build fake images and inject faults: local cloud only")
-    cloud = cloud_session
-    cloud.control.reset()
-    cloud.control.clear_faults()
-    cloud.control.set_rollout_seconds(ROLLOUT_SECONDS)
+    cloud = fresh(cloud_session)
     must(cloud.playbook("playbooks/provision.yml", "-e", "env=dev,staging,prod", timeout=900))
     cloud.vars_file = tmp_path_factory.mktemp("release") / "localcloud.json"
-    cloud.vars_file.write_text(
-        json.dumps(
-            {
-                "health_base_url": cloud.url + "/_localcloud/lb/{{ resource_names.alb }}",
-                "health_check": {"path": "/health", "retries": 3, "delay": 1, "expected_status": 200},
-                "bake_seconds": 1,
-                "release_poll_interval": 0.5,
-                "release_wait_timeout": 60,
-            }
-        )
-    )
+    cloud.vars_file.write_text(json.dumps(release_vars(cloud)))
     build(cloud, "v1")
     yield cloud
     cloud.control.clear_faults()
-
-
-def flat(proc: subprocess.CompletedProcess) -> str:
-    """The run's output with Ansible's line wrapping undone."""
-    return " ".join((proc.stdout + proc.stderr).split())
-
-
-def must(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
-    return proc
-
-
-def build(cloud: Cloud, version: str) -> dict[str, str]:
-    """What CI leaves in dev's repositories for a version: container -> digest."""
-    ecr = cloud.client("ecr")
-    return {c: push_image(ecr, f"dev-movie-app-{c}-repo", version, f"{c} {version}") for c in ("client", "server")}
 
 
 def start_promotion(cloud: Cloud, *args: str, stdout: int) -> subprocess.Popen:
@@ -87,48 +56,6 @@ def start_promotion(cloud: Cloud, *args: str, stdout: int) -> subprocess.Popen:
 
 def release(cloud: Cloud, playbook: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
     return cloud.playbook(f"playbooks/{playbook}.yml", "-e", f"@{cloud.vars_file}", *args, **kwargs)
-
-
-def live(cloud: Cloud, env: str) -> dict:
-    """What an environment serves: the live colour's service, its task definition's images and env vars, the weights."""
-    elbv2, ecs = cloud.client("elbv2"), cloud.client("ecs")
-    lb = elbv2.describe_load_balancers(Names=[f"{env}-movie-app-alb"])["LoadBalancers"][0]
-    listeners = elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
-    weights = {}
-    for listener in listeners:
-        for rule in elbv2.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]:
-            if rule["Priority"] == "100":
-                for tg in rule["Actions"][0]["ForwardConfig"]["TargetGroups"]:
-                    weights["blue" if "-app-blue/" in tg["TargetGroupArn"] else "green"] = tg["Weight"]
-    colour = None if env in ROLLING else max(weights, key=weights.get)
-    name = f"{env}-movie-app-service" + (f"-{colour}" if colour else "")
-    service = ecs.describe_services(cluster=f"{env}-movie-app-cluster", services=[name])["services"][0]
-    td = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
-    return {
-        "colour": colour,
-        "weights": weights,
-        "service": service,
-        "task_definition": service["taskDefinition"],
-        "digests": {c["name"]: c["image"].rsplit("@", 1)[-1] for c in td["containerDefinitions"]},
-        "env": {e["name"]: e["value"] for c in td["containerDefinitions"] for e in c.get("environment", [])},
-    }
-
-
-def records(cloud: Cloud, env: str) -> list[dict]:
-    table = cloud.client("dynamodb")
-    items = table.query(
-        TableName=f"{env}-movie-app-deployments",
-        KeyConditionExpression="environment = :e",
-        ExpressionAttributeValues={":e": {"S": env}},
-        ScanIndexForward=False,
-    )["Items"]
-    return [{k: next(iter(v.values())) for k, v in item.items()} for item in items]
-
-
-def served(cloud: Cloud, env: str) -> dict:
-    """One request through the environment's load balancer."""
-    status, body = cloud.control.lb_get(f"{env}-movie-app-alb")
-    return {**body, "http_status": status}
 
 
 def when(condition: Callable[[], bool], then: Callable[[], None], timeout: float = 120) -> threading.Thread:

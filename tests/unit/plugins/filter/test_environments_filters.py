@@ -39,6 +39,14 @@ def test_branch_mapping_errors() -> None:
         flt.environment_for_branch("x", [{"pattern": "*"}])
 
 
+def test_outside_scope_keeps_what_no_pattern_matches() -> None:
+    scope = ["dev", "staging", "feature-*"]
+    assert flt.outside_scope(["dev", "prod", "feature-x", "", "prod", "featurex"], scope) == ["prod", "featurex"]
+    assert flt.outside_scope(["prod"], ["prod"]) == []
+    with pytest.raises(AnsibleFilterError, match="list of names or patterns"):
+        flt.outside_scope(["dev"], "dev,staging")
+
+
 def test_settings_files_list_top_level_keys(tmp_path) -> None:
     (tmp_path / "group_vars" / "all").mkdir(parents=True)
     (tmp_path / "group_vars" / "all" / "main.yml").write_text("app_name: x\n")
