@@ -195,7 +195,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.reply(404, {"detail": "Not found."})
 
     def do_POST(self) -> None:
-        path, _ = self.route()
+        path = self.route()[0]
         store = self.store
         data = self.body()
         with store.lock:
@@ -230,7 +230,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.reply(404, {"detail": "Not found."})
 
     def do_PATCH(self) -> None:
-        path, _ = self.route()
+        path = self.route()[0]
         store = self.store
         data = self.body()
         with store.lock:
@@ -249,7 +249,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.reply(404, {"detail": "Not found."})
 
     def do_DELETE(self) -> None:
-        path, _ = self.route()
+        path = self.route()[0]
         store = self.store
         with store.lock:
             store.writes.append(("DELETE", "/".join(path)))

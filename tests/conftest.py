@@ -74,9 +74,9 @@ class Cloud:
 
 
 def start_localcloud(*extra: str) -> tuple[subprocess.Popen, str]:
-    """Start `python -m localcloud` on a free port; its log goes to .localcloud-test[-<xdist worker>].log."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    return spawn(*extra, log_path=ROOT / f".localcloud-test{'-' + worker if worker else ''}.log")
+    """Start `python -m localcloud` on a free port; its log goes to .localcloud-test[-<shard>].log."""
+    shard = os.environ.get("STAGEFLOW_TEST_SHARD", "")  # set by scripts/run_tests.py
+    return spawn(*extra, log_path=ROOT / f".localcloud-test{'-' + shard if shard else ''}.log")
 
 
 @pytest.fixture(scope="session")

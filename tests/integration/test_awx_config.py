@@ -1,57 +1,31 @@
-"""AWX configuration as code, tested without a controller.
+"""AWX configuration as code, tested without a controller: the configuration itself, and bad launches.
 
 awx/configure.yml renders the configuration it would apply (`-e stageflow_awx_plan=<file>`); these tests check it
 (templates point to playbooks that exist and read their survey variables, the approval node guards every prod step,
-only Operators launch prod templates) and then launch every job template as AWX would: the survey's answers and the
-template's extra vars, the credential's injected environment and extra vars, under ansible-runner (the engine AWX
-runs jobs with), against the local cloud. The release workflow is walked node by node along its success and failure
-edges, with the approval answered by the test.
+only Operators launch prod templates), apply it twice to an AWX API stand-in, and launch templates with bad survey
+answers under ansible-runner: each fails at validation with no AWS call.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import sys
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import ansible_runner
-import jinja2
 import pytest
 import yaml
 
 from localcloud.controller import ControllerStandIn
 from tests.conftest import ROOT, Cloud, real_aws
-from tests.integration.releases import build, fresh, live, must, records, release_vars, served
-
-pytestmark = pytest.mark.slow
-KEYS = {"access_key_id": "testing", "secret_access_key": "testing"}  # what the vault would hold
-EDGES = ("success", "failure", "always")
+from tests.integration.awx import EDGES, KEYS, Controller, SurveyRefused, production, render_plan, template
+from tests.integration.releases import must
 
 
 @pytest.fixture(scope="module")
 def plan(tmp_path_factory: pytest.TempPathFactory, cloud_session: Cloud) -> dict[str, Any]:
-    """The configuration awx/configure.yml applies, as it renders it."""
-    path = tmp_path_factory.mktemp("awx") / "plan.json"
-    must(cloud_session.playbook("awx/configure.yml", "-e", f"stageflow_awx_plan={path}"))
-    return json.loads(path.read_text())
-
-
-def template(plan: dict[str, Any], name: str) -> dict[str, Any]:
-    return next(t for t in plan["job_templates"] if t["name"] == name)
-
-
-def production(plan: dict[str, Any]) -> set[str]:
-    """The job templates that hold a credential whose scope includes prod."""
-    creds = {c["name"] for c in plan["credentials"] if "prod" in c["inputs"]["environments"].split(",")}
-    return {t["name"] for t in plan["job_templates"] if t.get("credential") in creds}
-
-
-# --- The configuration itself -----------------------------------------------------------------------------------
+    return render_plan(cloud_session, tmp_path_factory.mktemp("awx") / "plan.json")
 
 
 def jinja_expressions(node: Any, key: str = "") -> Iterator[str]:
@@ -217,92 +191,6 @@ def test_configure_applies_to_a_controller_and_a_second_run_changes_nothing(
         assert template["timeout"] == 14400 and template["name"] == "Approve the release to production"
 
 
-# --- Jobs, launched as AWX launches them --------------------------------------------------------------------------
-
-
-class SurveyRefused(Exception):
-    """What AWX answers a launch whose survey answer is not one of the choices."""
-
-
-class Controller:
-    """Launches job templates of the plan under ansible-runner, as AWX does: survey, extra vars, credentials."""
-
-    def __init__(self, plan: dict[str, Any], cloud: Cloud, workdir: Path, base_vars: dict[str, Any]) -> None:
-        self.plan, self.cloud, self.workdir, self.base_vars = plan, cloud, workdir, base_vars
-        self.jobs: list[tuple[str, dict[str, Any], int]] = []
-        self.lock = threading.Lock()
-
-    def job_vars(self, name: str, answers: dict[str, Any], enforce_survey: bool) -> tuple[dict, dict]:
-        tpl = template(self.plan, name)
-        survey = {q["variable"]: q for q in tpl.get("survey", [])}
-        if enforce_survey:
-            for variable, value in answers.items():
-                question = survey.get(variable)
-                if question is None:
-                    raise SurveyRefused(f"{name} does not prompt for {variable}")
-                if question["type"] == "multiplechoice" and value not in question["choices"]:
-                    raise SurveyRefused(f"{variable}: {value!r} is not one of {question['choices']}")
-        extra = {**self.base_vars, **(tpl.get("extra_vars") or {})}
-        extra.update({v: q["default"] for v, q in survey.items() if q["default"] != ""})
-        extra.update(answers)
-        # The execution environment: ansible-playbook on the PATH, AWS's endpoint and region (the local cloud's).
-        env = {k: v for k, v in self.cloud.env.items() if k.startswith("AWS_")}
-        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-        if "credential" in tpl:
-            credential = next(c for c in self.plan["credentials"] if c["name"] == tpl["credential"])
-            ctype = next(t for t in self.plan["credential_types"] if t["name"] == credential["credential_type"])
-            inputs = {**credential["inputs"], **KEYS}
-            render = jinja2.Environment(undefined=jinja2.StrictUndefined)
-            env.update({k: render.from_string(v).render(inputs) for k, v in ctype["injectors"]["env"].items()})
-            extra.update({k: render.from_string(v).render(inputs) for k, v in ctype["injectors"]["extra_vars"].items()})
-        return extra, env
-
-    def launch(self, name: str, answers: dict[str, Any] | None = None, enforce_survey: bool = True) -> Any:
-        extra, env = self.job_vars(name, dict(answers or {}), enforce_survey)
-        with self.lock:
-            number = len(self.jobs) + 1
-            self.jobs.append((name, answers or {}, -1))
-        private = self.workdir / f"job-{number}"
-        private.mkdir()
-        runner = ansible_runner.run(
-            private_data_dir=str(private),
-            project_dir=str(ROOT),
-            playbook=template(self.plan, name)["playbook"],
-            inventory=str(ROOT / "inventories" / "stageflow.yml"),
-            extravars=extra,
-            envvars=env,
-            quiet=True,
-            timeout=900,
-        )
-        runner.output = runner.stdout.read()
-        with self.lock:
-            self.jobs[number - 1] = (name, answers or {}, runner.rc)
-        return runner
-
-    def must(self, name: str, answers: dict[str, Any] | None = None) -> Any:
-        runner = self.launch(name, answers)
-        assert runner.rc == 0, f"{name} {answers}: rc {runner.rc}\n{runner.output[-5000:]}"
-        return runner
-
-    def workflow(self, approve: Callable[[dict], bool], after: Callable[[str, bool], None] | None = None) -> list:
-        """Walks the release workflow as AWX does: from its root, along success or failure edges."""
-        nodes = {n["identifier"]: n for n in self.plan["workflow"]["nodes"]}
-        targets = {t for n in nodes.values() for e in EDGES for t in n.get(e, [])}
-        queue, walked = [i for i in nodes if i not in targets], []
-        while queue:
-            ident = queue.pop(0)
-            node = nodes[ident]
-            if "approval" in node:
-                ok = approve(node["approval"])
-            else:
-                ok = self.launch(node["template"], node.get("extra_data")).rc == 0
-            walked.append((ident, ok))
-            if after:
-                after(ident, ok)
-            queue += node.get("success" if ok else "failure", []) + node.get("always", [])
-        return walked
-
-
 @pytest.fixture
 def controller(plan: dict[str, Any], cloud: Cloud, tmp_path: Path) -> Controller:
     if real_aws():
@@ -335,97 +223,3 @@ def test_a_bad_survey_answer_fails_at_validation_with_no_aws_call(
     assert runner.rc != 0 and runner.status == "failed"
     assert message in " ".join(runner.output.split()), runner.output[-3000:]
     assert controller.cloud.control.calls() == []
-
-
-@pytest.fixture(scope="module")
-def awx_envs(plan: dict[str, Any], cloud_session: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Controller:
-    """dev, staging and prod provisioned by their three provision templates, launched at once."""
-    if real_aws():
-        pytest.skip("the job launches build fake images and inject faults: local cloud only")
-    cloud = fresh(cloud_session)
-    controller = Controller(plan, cloud, tmp_path_factory.mktemp("jobs"), release_vars(cloud))
-    runs = {}
-    threads = [
-        threading.Thread(target=lambda n=name: runs.__setitem__(n, controller.launch(n)))
-        for name in ("Stageflow provision dev", "Stageflow provision staging", "Stageflow provision prod")
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=900)
-    for name, runner in runs.items():
-        assert runner.rc == 0, f"{name}\n{runner.output[-5000:]}"
-    assert len(runs) == 3
-    yield controller
-    cloud.control.clear_faults()
-
-
-def test_release_to_production_walks_smoke_check_and_approval_before_prod(awx_envs: Controller) -> None:
-    v1 = build(awx_envs.cloud, "v1")
-    awx_envs.must("Stageflow deploy", {"env": "dev", "version": "v1"})
-    seen = {}
-
-    def approve(approval: dict) -> bool:
-        # What the approver sees: staging already serves the release, prod does not yet.
-        seen["staging"], seen["prod"] = live(awx_envs.cloud, "staging"), records(awx_envs.cloud, "prod")
-        return True
-
-    walked = awx_envs.workflow(approve)
-    assert walked == [
-        ("promote-staging", True),
-        ("smoke-staging", True),
-        ("approve-prod", True),
-        ("promote-prod", True),
-        ("smoke-prod", True),
-    ]
-    assert seen["staging"]["digests"] == v1 and seen["prod"] == []
-    assert live(awx_envs.cloud, "prod")["digests"] == v1
-    assert records(awx_envs.cloud, "prod")[0]["outcome"] == "succeeded"
-
-
-def test_a_denied_approval_leaves_prod_untouched(awx_envs: Controller) -> None:
-    before = records(awx_envs.cloud, "prod")
-    walked = awx_envs.workflow(lambda approval: False)
-    assert walked == [("promote-staging", True), ("smoke-staging", True), ("approve-prod", False)]
-    assert records(awx_envs.cloud, "prod") == before
-
-
-def test_a_failed_prod_smoke_check_runs_the_rollback_branch(awx_envs: Controller) -> None:
-    cloud = awx_envs.cloud
-    v1 = live(cloud, "prod")["digests"]
-    v2 = build(cloud, "v2")
-    awx_envs.must("Stageflow deploy", {"env": "dev", "version": "v2"})
-
-    def after(ident: str, ok: bool) -> None:
-        if ident == "promote-prod":  # the release lands, then stops answering
-            cloud.control.set_fault("unhealthy", patterns=[f"*@{v2['server']}"])
-
-    walked = awx_envs.workflow(lambda approval: True, after)
-    cloud.control.clear_faults()
-    assert walked[-3:] == [("promote-prod", True), ("smoke-prod", False), ("rollback-prod", True)]
-    assert live(cloud, "prod")["digests"] == v1 and served(cloud, "prod")["status"] == "ok"
-    assert [r["kind"] for r in records(cloud, "prod")[:2]] == ["rollback", "promote"]
-
-
-def test_rollback_to_a_release_id_from_the_survey(awx_envs: Controller) -> None:
-    first = [r for r in records(awx_envs.cloud, "staging") if r["outcome"] == "succeeded"][-1]
-    awx_envs.must("Stageflow rollback", {"env": "staging", "release": first["id"]})
-    assert records(awx_envs.cloud, "staging")[0]["kind"] == "rollback"
-    assert live(awx_envs.cloud, "staging")["digests"] == live(awx_envs.cloud, "prod")["digests"]
-
-
-def test_drift_templates_and_the_feature_environment_lifecycle(awx_envs: Controller) -> None:
-    for name in ("Stageflow drift non-prod", "Stageflow drift prod"):
-        runner = awx_envs.must(name)
-        assert "no drift" in runner.output.lower(), runner.output[-2000:]
-    awx_envs.must("Stageflow environment create", {"env_name": "feature-awx", "ttl_hours": 4})
-    vpcs = awx_envs.cloud.client("ec2").describe_vpcs(Filters=[{"Name": "tag:Environment", "Values": ["feature-awx"]}])
-    assert len(vpcs["Vpcs"]) == 1
-    awx_envs.must("Stageflow environment destroy", {"env_name": "feature-awx"})
-    vpcs = awx_envs.cloud.client("ec2").describe_vpcs(Filters=[{"Name": "tag:Environment", "Values": ["feature-awx"]}])
-    assert vpcs["Vpcs"] == []
-
-
-def test_every_job_template_was_launched(awx_envs: Controller, plan: dict[str, Any]) -> None:
-    launched = {name for name, _, rc in awx_envs.jobs if rc == 0}
-    assert launched == {t["name"] for t in plan["job_templates"]}

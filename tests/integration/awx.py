@@ -1,0 +1,119 @@
+"""AWX as the tests see it: the configuration awx/configure.yml renders, and job launches as AWX makes them."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+import jinja2
+
+from tests.conftest import ROOT, Cloud
+from tests.integration.releases import must
+
+KEYS = {"access_key_id": "testing", "secret_access_key": "testing"}  # what the vault would hold
+EDGES = ("success", "failure", "always")
+
+
+def render_plan(cloud: Cloud, path: Path) -> dict[str, Any]:
+    """The configuration awx/configure.yml applies, as it renders it."""
+    must(cloud.playbook("awx/configure.yml", "-e", f"stageflow_awx_plan={path}"))
+    return json.loads(path.read_text())
+
+
+def template(plan: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(t for t in plan["job_templates"] if t["name"] == name)
+
+
+def production(plan: dict[str, Any]) -> set[str]:
+    """The job templates that hold a credential whose scope includes prod."""
+    creds = {c["name"] for c in plan["credentials"] if "prod" in c["inputs"]["environments"].split(",")}
+    return {t["name"] for t in plan["job_templates"] if t.get("credential") in creds}
+
+
+class SurveyRefused(Exception):
+    """What AWX answers a launch whose survey answer is not one of the choices."""
+
+
+class Controller:
+    """Launches job templates of the plan under ansible-runner, as AWX does: survey, extra vars, credentials."""
+
+    def __init__(self, plan: dict[str, Any], cloud: Cloud, workdir: Path, base_vars: dict[str, Any]) -> None:
+        self.plan, self.cloud, self.workdir, self.base_vars = plan, cloud, workdir, base_vars
+        self.jobs: list[tuple[str, dict[str, Any], int]] = []
+        self.lock = threading.Lock()
+
+    def job_vars(self, name: str, answers: dict[str, Any], enforce_survey: bool) -> tuple[dict, dict]:
+        tpl = template(self.plan, name)
+        survey = {q["variable"]: q for q in tpl.get("survey", [])}
+        if enforce_survey:
+            for variable, value in answers.items():
+                question = survey.get(variable)
+                if question is None:
+                    raise SurveyRefused(f"{name} does not prompt for {variable}")
+                if question["type"] == "multiplechoice" and value not in question["choices"]:
+                    raise SurveyRefused(f"{variable}: {value!r} is not one of {question['choices']}")
+        extra = {**self.base_vars, **(tpl.get("extra_vars") or {})}
+        extra.update({v: q["default"] for v, q in survey.items() if q["default"] != ""})
+        extra.update(answers)
+        # The execution environment: ansible-playbook on the PATH, AWS's endpoint and region (the local cloud's).
+        env = {k: v for k, v in self.cloud.env.items() if k.startswith("AWS_")}
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+        if "credential" in tpl:
+            credential = next(c for c in self.plan["credentials"] if c["name"] == tpl["credential"])
+            ctype = next(t for t in self.plan["credential_types"] if t["name"] == credential["credential_type"])
+            inputs = {**credential["inputs"], **KEYS}
+            render = jinja2.Environment(undefined=jinja2.StrictUndefined)
+            env.update({k: render.from_string(v).render(inputs) for k, v in ctype["injectors"]["env"].items()})
+            extra.update({k: render.from_string(v).render(inputs) for k, v in ctype["injectors"]["extra_vars"].items()})
+        return extra, env
+
+    def launch(self, name: str, answers: dict[str, Any] | None = None, enforce_survey: bool = True) -> Any:
+        extra, env = self.job_vars(name, dict(answers or {}), enforce_survey)
+        with self.lock:
+            number = len(self.jobs) + 1
+            self.jobs.append((name, answers or {}, -1))
+        private = self.workdir / f"job-{number}"
+        private.mkdir()
+        runner = ansible_runner.run(
+            private_data_dir=str(private),
+            project_dir=str(ROOT),
+            playbook=template(self.plan, name)["playbook"],
+            inventory=str(ROOT / "inventories" / "stageflow.yml"),
+            extravars=extra,
+            envvars=env,
+            quiet=True,
+            timeout=900,
+        )
+        runner.output = runner.stdout.read()
+        with self.lock:
+            self.jobs[number - 1] = (name, answers or {}, runner.rc)
+        return runner
+
+    def must(self, name: str, answers: dict[str, Any] | None = None) -> Any:
+        runner = self.launch(name, answers)
+        assert runner.rc == 0, f"{name} {answers}: rc {runner.rc}\n{runner.output[-5000:]}"
+        return runner
+
+    def workflow(self, approve: Callable[[dict], bool], after: Callable[[str, bool], None] | None = None) -> list:
+        """Walks the release workflow as AWX does: from its root, along success or failure edges."""
+        nodes = {n["identifier"]: n for n in self.plan["workflow"]["nodes"]}
+        targets = {t for n in nodes.values() for e in EDGES for t in n.get(e, [])}
+        queue, walked = [i for i in nodes if i not in targets], []
+        while queue:
+            ident = queue.pop(0)
+            node = nodes[ident]
+            if "approval" in node:
+                ok = approve(node["approval"])
+            else:
+                ok = self.launch(node["template"], node.get("extra_data")).rc == 0
+            walked.append((ident, ok))
+            if after:
+                after(ident, ok)
+            queue += node.get("success" if ok else "failure", []) + node.get("always", [])
+        return walked

@@ -1,0 +1,118 @@
+"""Every AWX job template launched as AWX launches it, against the local cloud.
+
+The survey's answers over the template's extra vars, the credential type's injectors rendered with the credential's
+inputs, under ansible-runner (the engine AWX runs jobs with). The release workflow is walked node by node along its
+success and failure edges, with the approval answered by the test.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from tests.conftest import Cloud, real_aws
+from tests.integration.awx import Controller, render_plan
+from tests.integration.releases import build, fresh, live, records, release_vars, served
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def plan(tmp_path_factory: pytest.TempPathFactory, cloud_session: Cloud) -> dict[str, Any]:
+    return render_plan(cloud_session, tmp_path_factory.mktemp("awx") / "plan.json")
+
+
+@pytest.fixture(scope="module")
+def awx_envs(plan: dict[str, Any], cloud_session: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Controller:
+    """dev, staging and prod provisioned by their three provision templates, launched at once."""
+    if real_aws():
+        pytest.skip("the job launches build fake images and inject faults: local cloud only")
+    cloud = fresh(cloud_session)
+    controller = Controller(plan, cloud, tmp_path_factory.mktemp("jobs"), release_vars(cloud))
+    runs = {}
+    threads = [
+        threading.Thread(target=lambda n=name: runs.__setitem__(n, controller.launch(n)))
+        for name in ("Stageflow provision dev", "Stageflow provision staging", "Stageflow provision prod")
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=900)
+    for name, runner in runs.items():
+        assert runner.rc == 0, f"{name}\n{runner.output[-5000:]}"
+    assert len(runs) == 3
+    yield controller
+    cloud.control.clear_faults()
+
+
+def test_release_to_production_walks_smoke_check_and_approval_before_prod(awx_envs: Controller) -> None:
+    v1 = build(awx_envs.cloud, "v1")
+    awx_envs.must("Stageflow deploy", {"env": "dev", "version": "v1"})
+    seen = {}
+
+    def approve(approval: dict) -> bool:
+        # What the approver sees: staging already serves the release, prod does not yet.
+        seen["staging"], seen["prod"] = live(awx_envs.cloud, "staging"), records(awx_envs.cloud, "prod")
+        return True
+
+    walked = awx_envs.workflow(approve)
+    assert walked == [
+        ("promote-staging", True),
+        ("smoke-staging", True),
+        ("approve-prod", True),
+        ("promote-prod", True),
+        ("smoke-prod", True),
+    ]
+    assert seen["staging"]["digests"] == v1 and seen["prod"] == []
+    assert live(awx_envs.cloud, "prod")["digests"] == v1
+    assert records(awx_envs.cloud, "prod")[0]["outcome"] == "succeeded"
+
+
+def test_a_denied_approval_leaves_prod_untouched(awx_envs: Controller) -> None:
+    before = records(awx_envs.cloud, "prod")
+    walked = awx_envs.workflow(lambda approval: False)
+    assert walked == [("promote-staging", True), ("smoke-staging", True), ("approve-prod", False)]
+    assert records(awx_envs.cloud, "prod") == before
+
+
+def test_a_failed_prod_smoke_check_runs_the_rollback_branch(awx_envs: Controller) -> None:
+    cloud = awx_envs.cloud
+    v1 = live(cloud, "prod")["digests"]
+    v2 = build(cloud, "v2")
+    awx_envs.must("Stageflow deploy", {"env": "dev", "version": "v2"})
+
+    def after(ident: str, ok: bool) -> None:
+        if ident == "promote-prod":  # the release lands, then stops answering
+            cloud.control.set_fault("unhealthy", patterns=[f"*@{v2['server']}"])
+
+    walked = awx_envs.workflow(lambda approval: True, after)
+    cloud.control.clear_faults()
+    assert walked[-3:] == [("promote-prod", True), ("smoke-prod", False), ("rollback-prod", True)]
+    assert live(cloud, "prod")["digests"] == v1 and served(cloud, "prod")["status"] == "ok"
+    assert [r["kind"] for r in records(cloud, "prod")[:2]] == ["rollback", "promote"]
+
+
+def test_rollback_to_a_release_id_from_the_survey(awx_envs: Controller) -> None:
+    first = [r for r in records(awx_envs.cloud, "staging") if r["outcome"] == "succeeded"][-1]
+    awx_envs.must("Stageflow rollback", {"env": "staging", "release": first["id"]})
+    assert records(awx_envs.cloud, "staging")[0]["kind"] == "rollback"
+    assert live(awx_envs.cloud, "staging")["digests"] == live(awx_envs.cloud, "prod")["digests"]
+
+
+def test_drift_templates_and_the_feature_environment_lifecycle(awx_envs: Controller) -> None:
+    for name in ("Stageflow drift non-prod", "Stageflow drift prod"):
+        runner = awx_envs.must(name)
+        assert "no drift" in runner.output.lower(), runner.output[-2000:]
+    awx_envs.must("Stageflow environment create", {"env_name": "feature-awx", "ttl_hours": 4})
+    vpcs = awx_envs.cloud.client("ec2").describe_vpcs(Filters=[{"Name": "tag:Environment", "Values": ["feature-awx"]}])
+    assert len(vpcs["Vpcs"]) == 1
+    awx_envs.must("Stageflow environment destroy", {"env_name": "feature-awx"})
+    vpcs = awx_envs.cloud.client("ec2").describe_vpcs(Filters=[{"Name": "tag:Environment", "Values": ["feature-awx"]}])
+    assert vpcs["Vpcs"] == []
+
+
+def test_every_job_template_was_launched(awx_envs: Controller, plan: dict[str, Any]) -> None:
+    launched = {job[0] for job in awx_envs.jobs if job[2] == 0}
+    assert launched == {t["name"] for t in plan["job_templates"]}
