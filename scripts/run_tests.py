@@ -296,7 +296,7 @@ def suite_build() -> Result:
 SUITES: dict[str, Callable[[], Result]] = {
     "lint": suite_lint,
     "unit": lambda: suite_pytest("unit", "tests/unit"),
-    "integration": lambda: suite_integration(),
+    "integration": suite_integration,
     "molecule": suite_molecule,
     "sanity": suite_sanity,
     "build": suite_build,
