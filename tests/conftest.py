@@ -47,6 +47,13 @@ class Cloud:
             )
             self.env.pop("AWS_PROFILE", None)
 
+    def reset(self) -> Cloud:
+        """The local cloud emptied, with no faults and the tests' rollout time."""
+        self.control.reset()
+        self.control.clear_faults()
+        self.control.set_rollout_seconds(ROLLOUT_SECONDS)
+        return self
+
     def client(self, service: str, retries: bool = True):
         kwargs = {"region_name": REGION}
         if not retries:
@@ -96,9 +103,7 @@ def cloud_session() -> Iterator[Cloud]:
 def cloud(cloud_session: Cloud) -> Iterator[Cloud]:
     """The session's local cloud, reset to empty with no faults and the default rollout time."""
     if cloud_session.control is not None:
-        cloud_session.control.reset()
-        cloud_session.control.clear_faults()
-        cloud_session.control.set_rollout_seconds(ROLLOUT_SECONDS)
+        cloud_session.reset()
     yield cloud_session
 
 

@@ -5,18 +5,10 @@ from __future__ import annotations
 import subprocess
 
 from localcloud.client import push_image
-from tests.conftest import ROLLOUT_SECONDS, Cloud
+from tests.conftest import Cloud
 
 REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 ROLLING = {"dev"}  # one service, no colours (group_vars/dev.yml: deployment_strategy rolling)
-
-
-def fresh(cloud: Cloud) -> Cloud:
-    """The session's local cloud emptied, with no faults and the tests' rollout time."""
-    cloud.control.reset()
-    cloud.control.clear_faults()
-    cloud.control.set_rollout_seconds(ROLLOUT_SECONDS)
-    return cloud
 
 
 def release_vars(cloud: Cloud) -> dict:

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import Cloud, real_aws
 from tests.integration.awx import Controller, render_plan
-from tests.integration.releases import build, fresh, live, records, release_vars, served
+from tests.integration.releases import build, live, records, release_vars, served
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +29,7 @@ def awx_envs(plan: dict[str, Any], cloud_session: Cloud, tmp_path_factory: pytes
     """dev, staging and prod provisioned by their three provision templates, launched at once."""
     if real_aws():
         pytest.skip("the job launches build fake images and inject faults: local cloud only")
-    cloud = fresh(cloud_session)
+    cloud = cloud_session.reset()
     controller = Controller(plan, cloud, tmp_path_factory.mktemp("jobs"), release_vars(cloud))
     runs = {}
     threads = [

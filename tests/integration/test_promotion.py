@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, Cloud, real_aws
-from tests.integration.releases import REGISTRY, build, flat, fresh, live, must, records, release_vars, served
+from tests.integration.releases import REGISTRY, build, flat, live, must, records, release_vars, served
 
 pytestmark = pytest.mark.slow
 MISSING_BUILD = (
@@ -33,7 +33,7 @@ def envs(cloud_session: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iter
     """dev, staging and prod provisioned once; release v1 built for dev."""
     if real_aws():
         pytest.skip("the promotion tests build fake images and inject faults: local cloud only")
-    cloud = fresh(cloud_session)
+    cloud = cloud_session.reset()
     must(cloud.playbook("playbooks/provision.yml", "-e", "env=dev,staging,prod", timeout=900))
     cloud.vars_file = tmp_path_factory.mktemp("release") / "localcloud.json"
     cloud.vars_file.write_text(json.dumps(release_vars(cloud)))
