@@ -127,6 +127,11 @@ class LocalCloudClient:
     def call_counts(self) -> Counter[str]:
         return Counter(str(c) for c in self.calls())
 
+    def timings(self, clear: bool = False) -> list[tuple[float, float, str, str]]:
+        """(epoch started, seconds, service, action) of each AWS call the cloud answered; `clear` empties the list."""
+        answer = self._ok("DELETE" if clear else "GET", "/_localcloud/timings")
+        return [tuple(call) for call in answer["calls"]]
+
     # -- additions -----------------------------------------------------------------------------
     def set_fault(self, name: str, **settings: Any) -> dict[str, Any]:
         return self._ok("PUT", f"/_localcloud/faults/{name}", settings)
@@ -136,6 +141,22 @@ class LocalCloudClient:
 
     def faults(self) -> dict[str, Any]:
         return self._ok("GET", "/_localcloud/faults")
+
+    def save_snapshot(self, name: str) -> None:
+        """Keep the whole cloud's state under `name` (see localcloud/snapshots.py)."""
+        self._ok("PUT", f"/_localcloud/snapshots/{name}")
+
+    def restore_snapshot(self, name: str) -> bool:
+        """Put the cloud back to the state saved as `name`; False when there is no such snapshot."""
+        status, answer = self.request("POST", f"/_localcloud/snapshots/{name}/restore")
+        if status == 404:
+            return False
+        if status >= 400:
+            raise RuntimeError(f"restoring snapshot {name} answered {status}: {answer}")
+        return True
+
+    def snapshots(self) -> list[str]:
+        return self._ok("GET", "/_localcloud/snapshots")["snapshots"]
 
     def set_rollout_seconds(self, seconds: float) -> None:
         self._ok("PUT", "/_localcloud/settings", {"rollout_seconds": seconds})

@@ -483,6 +483,13 @@ class EcsEmulator:
     def reset(self) -> None:
         self.targets.clear()
 
+    def snapshot_state(self) -> dict[tuple[str, str, int], Task]:
+        """What a snapshot keeps besides moto's backends (localcloud/snapshots.py)."""
+        return self.targets
+
+    def restore_state(self, targets: dict[tuple[str, str, int], Task]) -> None:
+        self.targets = targets
+
 
 def _decode_user_data(user_data: Any) -> str:
     import base64

@@ -7,10 +7,13 @@ import io
 import json
 import os
 import random
+import re
 import socket
 import tempfile
 import threading
+import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
@@ -26,9 +29,11 @@ from . import fidelity, health
 from .client import service_and_action
 from .ecs import EcsEmulator, Settings
 from .faults import FaultError, Faults
+from .snapshots import Snapshots
 
 HOST = "127.0.0.1"
 CONTROL_PREFIX = "/_localcloud/"
+SNAPSHOT_NAME = re.compile(r"^[A-Za-z0-9_.,-]{1,100}$")
 
 StartResponse = Callable[..., Any]
 
@@ -103,6 +108,7 @@ class LocalCloud:
         self.settings = Settings(rollout_seconds=rollout_seconds)
         self.emulator = EcsEmulator(self.faults, self.settings)
         self.emulator.install()
+        self.snapshots = Snapshots(self.emulator)
         fidelity.install()
         self._requested_port = port
         self._seed = seed
@@ -111,6 +117,8 @@ class LocalCloud:
         self._moto_app = DomainDispatcherApplication(create_backend_app)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+        # (epoch started, seconds, service, action) of each AWS call, for scripts/profile.py; bounded
+        self.timings: deque[tuple[float, float, str, str]] = deque(maxlen=200_000)
         fd, self.recording_path = tempfile.mkstemp(prefix="localcloud-recording-", suffix=".jsonl")
         os.close(fd)
         recorder._location = self.recording_path
@@ -172,7 +180,8 @@ class LocalCloud:
         with self._lock:
             if path.startswith(CONTROL_PREFIX):
                 return self._control(environ, body, start_response)
-            service, _action = request_service_and_action(environ, body)
+            service, action = request_service_and_action(environ, body)
+            started, clock = time.time(), time.perf_counter()
             if service and self.faults.should_throttle(service):
                 status, headers, payload = throttling_response(service, environ)
                 start_response(status, [*headers, ("Content-Length", str(len(payload)))])
@@ -190,6 +199,8 @@ class LocalCloud:
             finally:
                 if hasattr(result, "close"):
                     result.close()
+            if service:
+                self.timings.append((started, time.perf_counter() - clock, service, action))
             if path.rstrip("/") == "/moto-api/reset" and environ.get("REQUEST_METHOD") == "POST":
                 self.reset()
                 self.emulator.pin_task_states()
@@ -226,6 +237,13 @@ class LocalCloud:
                     "faults": self.faults.as_dict(),
                 },
             )
+        if parts == ["timings"] and method in ("GET", "DELETE"):
+            calls = [list(t) for t in self.timings]
+            if method == "DELETE":
+                self.timings.clear()
+            return self._json(start_response, 200, {"calls": calls})
+        if parts[0] == "snapshots":
+            return self._control_snapshots(method, parts[1:], start_response)
         if parts[0] == "faults":
             return self._control_faults(method, parts[1:], body, start_response)
         if parts[0] == "settings" and method in ("PUT", "POST"):
@@ -254,6 +272,10 @@ class LocalCloud:
                 "paths": [
                     "GET /_localcloud/status",
                     "GET /_localcloud/faults",
+                    "GET|DELETE /_localcloud/timings",
+                    "GET /_localcloud/snapshots",
+                    "PUT|DELETE /_localcloud/snapshots/<name>",
+                    "POST /_localcloud/snapshots/<name>/restore",
                     "PUT /_localcloud/faults/<name>",
                     "DELETE /_localcloud/faults/<name>",
                     "PUT /_localcloud/settings",
@@ -261,6 +283,26 @@ class LocalCloud:
                 ],
             },
         )
+
+    def _control_snapshots(self, method: str, parts: list[str], start_response: StartResponse) -> list[bytes]:
+        if not parts and method == "GET":
+            return self._json(start_response, 200, {"snapshots": self.snapshots.names()})
+        if not parts or not SNAPSHOT_NAME.match(parts[0]):
+            return self._json(start_response, 400, {"error": "a snapshot name is 1 to 100 of A-Z a-z 0-9 _ . , -"})
+        name = parts[0]
+        if parts[1:] == [] and method == "PUT":
+            self.snapshots.save(name)
+            return self._json(start_response, 200, {"saved": name})
+        if parts[1:] == [] and method == "DELETE":
+            self.snapshots.delete(name)
+            return self._json(start_response, 200, {"deleted": name})
+        if parts[1:] == ["restore"] and method == "POST":
+            try:
+                self.snapshots.restore(name)
+            except KeyError:
+                return self._json(start_response, 404, {"error": f"no snapshot named '{name}'"})
+            return self._json(start_response, 200, {"restored": name})
+        return self._json(start_response, 405, {"error": f"unknown snapshot request {method} {'/'.join(parts)}"})
 
     def _control_faults(self, method: str, parts: list[str], body: bytes, start_response: StartResponse) -> list[bytes]:
         if not parts:

@@ -430,3 +430,39 @@ def test_stops_cleanly_on_sigterm() -> None:
     proc.terminate()
     out, _err = proc.communicate(timeout=20)
     assert proc.returncode == 0 and "localcloud stopped" in out
+
+
+def test_a_snapshot_restores_the_whole_cloud_as_saved_however_often(cloud: Cloud) -> None:
+    stack = build_stack(cloud, "snap")
+    wait_for(lambda: completed_on(cloud, stack, stack["tds"][0]))
+    ec2, ecs, elbv2 = cloud.client("ec2"), cloud.client("ecs"), cloud.client("elbv2")
+    targets = lambda: elbv2.describe_target_health(TargetGroupArn=stack["tgs"]["blue"])["TargetHealthDescriptions"]  # noqa: E731
+    before = sorted(t["Target"]["Id"] for t in targets())
+    assert len(before) == 2
+    cloud.control.save_snapshot("stack")
+
+    ecs.update_service(cluster=stack["cluster"], service=stack["service"], taskDefinition=stack["tds"][1])
+    ec2.create_vpc(CidrBlock="10.77.0.0/16")
+    wait_for(lambda: completed_on(cloud, stack, stack["tds"][1]))
+    for _ in range(2):  # a restore does not spend the snapshot
+        assert cloud.control.restore_snapshot("stack")
+        assert describe(cloud, stack)["taskDefinition"] == stack["tds"][0]
+        assert sorted(t["Target"]["Id"] for t in targets()) == before
+        assert [v["CidrBlock"] for v in ec2.describe_vpcs()["Vpcs"] if v["CidrBlock"] == "10.77.0.0/16"] == []
+        status, answer = cloud.control.lb_get("snap-alb")
+        assert status == 200 and answer["task_definition"] == stack["tds"][0], answer
+    assert cloud.control.snapshots() == ["stack"]
+    assert cloud.control.restore_snapshot("no-such-snapshot") is False
+    cloud.control.reset()
+    assert ecs.list_clusters()["clusterArns"] == [], "a reset empties the cloud; the snapshot stays"
+    assert cloud.control.restore_snapshot("stack") and ecs.list_clusters()["clusterArns"]
+
+
+def test_timings_list_each_aws_call_with_its_duration(cloud: Cloud) -> None:
+    cloud.control.timings(clear=True)
+    cloud.client("ec2").describe_vpcs()
+    cloud.client("ecs").list_clusters()
+    calls = cloud.control.timings(clear=True)
+    assert [(c[2], c[3]) for c in calls] == [("ec2", "DescribeVpcs"), ("ecs", "ListClusters")]
+    assert all(c[1] >= 0 and c[0] > 1.7e9 for c in calls)
+    assert cloud.control.timings() == []
