@@ -11,6 +11,9 @@ REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 ROLLING = {"dev"}  # one service, no colours (group_vars/dev.yml: deployment_strategy rolling)
 
 
+ENVIRONMENTS = "provisioned-dev,staging,prod"  # the snapshot of the three permanent environments, newly provisioned
+
+
 def release_vars(cloud: Cloud) -> dict:
     """What a release needs to run fast on the local cloud: its health URL, short checks, bakes and waits."""
     return {

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import Cloud, real_aws
 from tests.integration.awx import Controller, render_plan
-from tests.integration.releases import build, live, records, release_vars, served
+from tests.integration.releases import ENVIRONMENTS, build, live, records, release_vars, served
 
 pytestmark = pytest.mark.slow
 
@@ -43,6 +43,7 @@ def awx_envs(plan: dict[str, Any], cloud_session: Cloud, tmp_path_factory: pytes
     for name, runner in runs.items():
         assert runner.rc == 0, f"{name}\n{runner.output[-5000:]}"
     assert len(runs) == 3
+    cloud.control.save_snapshot(ENVIRONMENTS)  # for the promotion tests, which start from the same three
     yield controller
     cloud.control.clear_faults()
 

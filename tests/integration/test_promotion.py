@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, Cloud, real_aws
-from tests.integration.releases import REGISTRY, build, flat, live, must, records, release_vars, served
+from tests.integration.releases import ENVIRONMENTS, REGISTRY, build, flat, live, must, records, release_vars, served
 
 pytestmark = pytest.mark.slow
 MISSING_BUILD = (
@@ -30,11 +30,13 @@ MISSING_BUILD = (
 
 @pytest.fixture(scope="module")
 def envs(cloud_session: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    """dev, staging and prod provisioned once; release v1 built for dev."""
+    """dev, staging and prod provisioned once per test process (restored from the snapshot another module took, when
+    one did); release v1 built for dev."""
     if real_aws():
         pytest.skip("the promotion tests build fake images and inject faults: local cloud only")
-    cloud = cloud_session.reset()
-    must(cloud.playbook("playbooks/provision.yml", "-e", "env=dev,staging,prod", timeout=900))
+    cloud = cloud_session.provisioned(
+        ENVIRONMENTS, lambda: must(cloud_session.playbook("playbooks/provision.yml", "-e", "env=dev,staging,prod"))
+    )
     cloud.vars_file = tmp_path_factory.mktemp("release") / "localcloud.json"
     cloud.vars_file.write_text(json.dumps(release_vars(cloud)))
     build(cloud, "v1")

@@ -52,18 +52,56 @@ def tagged(cloud: Cloud, environment: str) -> list[str]:
     return left
 
 
-def test_provision_plans_creates_converges_and_reports_drift(cloud: Cloud, tmp_path: Path) -> None:
-    control = cloud.faults()
+DEV = "provisioned-dev"  # the snapshot of dev as a completed provisioning left it
+FEATURE = "provisioned-feature-xyz"
 
+
+def provision_dev(cloud: Cloud) -> subprocess.CompletedProcess:
+    return must(cloud.playbook("playbooks/provision.yml", "-e", "env=dev"))
+
+
+@pytest.fixture
+def dev(cloud: Cloud) -> Cloud:
+    """dev provisioned: restored from the snapshot the killed-run test saved, or provisioned here when run alone."""
+    return cloud.provisioned(DEV, lambda: provision_dev(cloud))
+
+
+def test_a_check_mode_plan_of_a_new_environment_makes_no_mutating_call(cloud: Cloud) -> None:
+    control = cloud.faults()
     control.reset_recording()
     plan = must(cloud.playbook("playbooks/provision.yml", "-e", "env=dev", "--check", "--diff"))
     assert control.mutating_calls() == [], "a check-mode plan makes no mutating call"
     assert "Create the VPC" in plan.stdout
 
-    first = must(cloud.playbook("playbooks/provision.yml", "-e", "env=dev"))
+
+def test_a_killed_run_is_completed_by_a_rerun(cloud: Cloud) -> None:
+    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "playbooks/provision.yml", "-e", "env=dev"]
+    env = {**cloud.env, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
+    deadline = time.monotonic() + 120
+    for line in proc.stdout:  # kill it once the load balancer tier has started
+        if "stageflow.aws.load_balancer" in line or time.monotonic() > deadline:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert cloud.client("ecs").list_clusters()["clusterArns"] == [], "killed before the container platform"
+
+    first = provision_dev(cloud)
     assert changed(first)["dev-env"] > 10
-    second = must(cloud.playbook("playbooks/provision.yml", "-e", "env=dev"))
+    service = cloud.client("ecs").describe_services(
+        cluster="dev-movie-app-cluster", services=["dev-movie-app-service"]
+    )["services"][0]
+    assert service["status"] == "ACTIVE"
+    second = provision_dev(cloud)
     assert changed(second)["dev-env"] == 0, second.stdout[-3000:]
+    if cloud.control:
+        cloud.control.save_snapshot(DEV)  # the environment a complete provisioning leaves, for the tests below
+
+
+def test_a_provisioned_environment_plans_no_change_and_matches_its_settings(dev: Cloud) -> None:
+    cloud, control = dev, dev.faults()
     control.reset_recording()
     again = must(cloud.playbook("playbooks/provision.yml", "-e", "env=dev", "--check", "--diff"))
     assert changed(again)["dev-env"] == 0 and control.mutating_calls() == []
@@ -105,6 +143,11 @@ def test_provision_plans_creates_converges_and_reports_drift(cloud: Cloud, tmp_p
         == "db.t3.micro"
     )
 
+
+def test_drift_is_reported_and_a_rerun_converges_keeping_the_weights(dev: Cloud, tmp_path: Path) -> None:
+    cloud = dev
+    elbv2, ecs = cloud.client("elbv2"), cloud.client("ecs")
+    blue = elbv2.describe_target_groups(Names=["dev-app-blue"])["TargetGroups"][0]
     # Weights belong to deployments: a re-run keeps what a deployment shifted.
     alb = elbv2.describe_load_balancers(Names=["dev-movie-app-alb"])["LoadBalancers"][0]
     listener = elbv2.describe_listeners(LoadBalancerArn=alb["LoadBalancerArn"])["Listeners"][0]
@@ -138,7 +181,7 @@ def test_provision_plans_creates_converges_and_reports_drift(cloud: Cloud, tmp_p
     shown = drift.stdout.replace("\n        ", " ").replace("''", "'")
     assert "dev: target group dev-app-blue: target_group_health_check.path is '/healthz' live" in shown
 
-    must(cloud.playbook("playbooks/provision.yml", "-e", "env=dev"))
+    provision_dev(cloud)
     clean = must(cloud.playbook("playbooks/drift.yml", "-e", "env=dev", "-e", f"drift_report_dir={tmp_path}"))
     assert "No drift in dev." in clean.stdout
     weights = {
@@ -150,17 +193,29 @@ def test_provision_plans_creates_converges_and_reports_drift(cloud: Cloud, tmp_p
     assert weights == {blue["TargetGroupArn"]: 50, green: 50}
 
 
-def test_feature_environment_round_trip_leaves_nothing_tagged(cloud: Cloud) -> None:
-    created = must(cloud.playbook("playbooks/env_create.yml", "-e", "env_name=feature-xyz", "-e", "ttl_hours=24"))
+def create_feature(cloud: Cloud) -> subprocess.CompletedProcess:
+    return must(cloud.playbook("playbooks/env_create.yml", "-e", "env_name=feature-xyz", "-e", "ttl_hours=24"))
+
+
+def test_a_feature_environment_is_created_with_30_percent_of_calls_throttled(cloud: Cloud) -> None:
+    control = cloud.faults()
+    control.set_fault("throttle", share=0.3, seed=11, max_consecutive=2)
+    created = create_feature(cloud)
+    assert control.faults()["throttle"]["throttled"] > 20
+    control.clear_faults()
     assert changed(created)["feature-xyz-env"] > 10
-    ec2 = cloud.client("ec2")
-    vpcs = ec2.describe_vpcs(Filters=[{"Name": "tag:Environment", "Values": ["feature-xyz"]}])["Vpcs"]
+    vpcs = cloud.client("ec2").describe_vpcs(Filters=[{"Name": "tag:Environment", "Values": ["feature-xyz"]}])["Vpcs"]
     assert len(vpcs) == 1 and vpcs[0]["CidrBlock"] == "10.128.0.0/16"
     tags = {t["Key"]: t["Value"] for t in vpcs[0]["Tags"]}
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", tags["ExpiresAt"])
+    control.save_snapshot(FEATURE)
 
+
+def test_a_second_env_create_changes_nothing_and_env_destroy_leaves_nothing_tagged(cloud: Cloud) -> None:
+    cloud.provisioned(FEATURE, lambda: create_feature(cloud))
     again = must(cloud.playbook("playbooks/env_create.yml", "-e", "env_name=feature-xyz"))
     assert changed(again)["feature-xyz-env"] == 0, "a second env_create changes nothing"
+    ec2 = cloud.client("ec2")
     vpcs = ec2.describe_vpcs(Filters=[{"Name": "tag:Environment", "Values": ["feature-xyz"]}])["Vpcs"]
     assert [v["CidrBlock"] for v in vpcs] == ["10.128.0.0/16"], "and allocates no new CIDR"
 
@@ -185,34 +240,3 @@ def test_lifecycle_bad_input_is_refused_before_any_aws_call(cloud: Cloud, playbo
     assert proc.returncode != 0
     assert message in proc.stdout.replace("\n        ", " "), proc.stdout[-2000:]
     assert control.calls() == []
-
-
-def test_provisioning_succeeds_with_30_percent_of_calls_throttled(cloud: Cloud) -> None:
-    control = cloud.faults()
-    control.set_fault("throttle", share=0.3, seed=11, max_consecutive=2)
-    must(cloud.playbook("playbooks/provision.yml", "-e", "env=dev"))
-    assert control.faults()["throttle"]["throttled"] > 20
-    control.clear_faults()
-    assert changed(must(cloud.playbook("playbooks/provision.yml", "-e", "env=dev")))["dev-env"] == 0
-
-
-def test_a_killed_run_is_completed_by_a_rerun(cloud: Cloud) -> None:
-    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "playbooks/provision.yml", "-e", "env=dev"]
-    env = {**cloud.env, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
-    )
-    deadline = time.monotonic() + 120
-    for line in proc.stdout:  # kill it once the load balancer tier has started
-        if "stageflow.aws.load_balancer" in line or time.monotonic() > deadline:
-            break
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
-    assert cloud.client("ecs").list_clusters()["clusterArns"] == [], "killed before the container platform"
-
-    must(cloud.playbook("playbooks/provision.yml", "-e", "env=dev"))
-    service = cloud.client("ecs").describe_services(
-        cluster="dev-movie-app-cluster", services=["dev-movie-app-service"]
-    )["services"][0]
-    assert service["status"] == "ACTIVE"
-    assert changed(must(cloud.playbook("playbooks/provision.yml", "-e", "env=dev")))["dev-env"] == 0
