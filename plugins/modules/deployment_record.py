@@ -33,12 +33,17 @@ options:
     description: Days until DynamoDB's TTL removes the record.
     type: int
     default: 400
+  report_dir:
+    description:
+      - Also write the record as C(<id>.json) into this directory, on the host the module runs on (the controller, for
+        Stageflow's environments), making the directory when it is missing. One call instead of a file and a copy task.
+    type: path
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
 notes:
-  - Supports check mode (nothing is written) and diff (the record written).
+  - Supports check mode (nothing is written, neither the record nor the report) and diff (the record written).
 """
 
 EXAMPLES = r"""
@@ -53,6 +58,7 @@ EXAMPLES = r"""
       outcome: succeeded
       source: staging
       target: prod
+    report_dir: "{{ playbook_dir }}/../reports"
 """
 
 RETURN = r"""
@@ -60,8 +66,17 @@ record:
   description: The record as written.
   returned: always
   type: dict
+report:
+  description: The report file written (or that check mode would write), when O(report_dir) is given.
+  returned: when report_dir is given
+  type: str
+  sample: /srv/stageflow/reports/promote-prod-20261127T101500-01234.json
 """
 
+import json
+import os
+import re
+import tempfile
 import time
 
 try:
@@ -73,6 +88,24 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.stageflow.aws.plugins.module_utils._release import state as st
 
 KINDS = ("deploy", "promote", "rollback")
+REPORT_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
+
+
+def write_report(path: str, record: dict) -> None:
+    """The record as indented JSON, written whole (a temporary file renamed into place), readable by all."""
+    directory = os.path.dirname(path)
+    os.makedirs(directory, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=directory, prefix=".report-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(record, out, indent=4, sort_keys=True, default=str)
+            out.write("\n")
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
 
 
 def main():
@@ -82,6 +115,7 @@ def main():
             environment=dict(type="str", required=True),
             record=dict(type="dict", required=True),
             retention_days=dict(type="int", default=400),
+            report_dir=dict(type="path"),
         ),
         supports_check_mode=True,
     )
@@ -92,13 +126,23 @@ def main():
         module.fail_json(msg=f"record needs {', '.join(missing)}")
     if record["kind"] not in KINDS:
         module.fail_json(msg=f"record kind {record['kind']!r} is not one of {', '.join(KINDS)}")
+    if p["report_dir"] and not REPORT_NAME.match(str(record["id"])):
+        module.fail_json(msg=f"record id {record['id']!r} cannot name a report file: letters, digits, _ . - only")
     record.update(environment=p["environment"], expires_at=int(time.time() + p["retention_days"] * 86400))
+    report = os.path.join(p["report_dir"], f"{record['id']}.json") if p["report_dir"] else None
     if not module.check_mode:
         try:
             st.put_record(module.resource("dynamodb").Table(p["table"]), record)
         except (BotoCoreError, ClientError) as exc:
             module.fail_json_aws(exc, msg=f"record {record['id']} could not be written to {p['table']}")
+        if report:
+            try:
+                write_report(report, record)
+            except OSError as exc:
+                module.fail_json(msg=f"the record was written; its report {report} could not be: {exc}")
     result = {"changed": True, "record": record}
+    if report:
+        result["report"] = report
     if module._diff:
         result["diff"] = {"before": {}, "after": record}
     module.exit_json(**result)

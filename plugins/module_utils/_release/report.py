@@ -50,10 +50,16 @@ def step_summary(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def live_colour(lb_info: dict[str, Any], port: int, blue_target_group: str, priority: int = 100) -> dict[str, Any]:
+def live_colour(
+    lb_info: dict[str, Any], port: int, blue_target_group: str, priority: int = 100, load_balancer: str | None = None
+) -> dict[str, Any]:
     """From amazon.aws.elb_application_lb_info's result: the weighted rule at `priority` on the listener at `port`,
-    its weights by target group ARN, and the live colour (blue when blue's weight is at least 50) and the idle one."""
-    listener = next(li for li in lb_info["load_balancers"][0]["listeners"] if li["port"] == int(port))
+    its weights by target group ARN, and the live colour (blue when blue's weight is at least 50) and the idle one.
+    `load_balancer` names the one to read when the result holds several (the first otherwise)."""
+    found = [lb for lb in lb_info["load_balancers"] if load_balancer in (None, lb.get("load_balancer_name"))]
+    if not found:
+        raise ValueError(f"load balancer {load_balancer} is not in the result (does it exist?)")
+    listener = next(li for li in found[0]["listeners"] if li["port"] == int(port))
     rule = next(r for r in listener["rules"] if r["priority"] == str(priority))
     weights = {g["target_group_arn"]: g["weight"] for g in rule["actions"][0]["forward_config"]["target_groups"]}
     blue = next(arn for arn in weights if f":targetgroup/{blue_target_group}/" in arn)

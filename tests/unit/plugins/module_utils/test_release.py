@@ -258,3 +258,22 @@ def test_the_live_colour_is_read_from_the_weighted_rule_of_the_listener() -> Non
     assert found["weights"]["arn:aws:elasticloadbalancing:r:1:targetgroup/prod-app-green/2"] == 0
     assert report.live_colour(lb(10, 90), 443, "prod-app-blue")["live"] == "green"
     assert report.live_colour(lb(50, 50), 443, "prod-app-blue")["live"] == "blue"
+
+
+def test_the_live_colour_of_the_named_load_balancer_when_one_read_returns_several() -> None:
+    def lb(name: str, blue: int) -> dict:
+        groups = [
+            {"target_group_arn": f"arn:aws:elasticloadbalancing:r:1:targetgroup/{name}-app-blue/1", "weight": blue},
+            {
+                "target_group_arn": f"arn:aws:elasticloadbalancing:r:1:targetgroup/{name}-app-green/2",
+                "weight": 100 - blue,
+            },
+        ]
+        rule = {"priority": "100", "actions": [{"forward_config": {"target_groups": groups}}]}
+        return {"load_balancer_name": f"{name}-movie-app-alb", "listeners": [{"port": 80, "rules": [rule]}]}
+
+    both = {"load_balancers": [lb("prod", 100), lb("staging", 0)]}
+    assert report.live_colour(both, 80, "prod-app-blue", load_balancer="prod-movie-app-alb")["live"] == "blue"
+    assert report.live_colour(both, 80, "staging-app-blue", load_balancer="staging-movie-app-alb")["live"] == "green"
+    with pytest.raises(ValueError, match="load balancer qa-movie-app-alb is not in the result"):
+        report.live_colour(both, 80, "qa-app-blue", load_balancer="qa-movie-app-alb")
