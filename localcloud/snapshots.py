@@ -9,9 +9,37 @@ control API (/_localcloud/snapshots/...).
 from __future__ import annotations
 
 import copy
+import threading
+from collections import defaultdict
 from typing import Any
 
 from moto.core.base_backend import BackendDict, backend_lock
+from moto.ssm.models import ParameterDict
+
+
+def _fresh_lock(lock: Any, memo: dict[int, Any]) -> Any:
+    """moto's models hold locks (S3 keys, for one); a copied model gets a lock of its own, unlocked."""
+    return type(lock)()
+
+
+def _copy_defaultdict(value: defaultdict, memo: dict[int, Any]) -> defaultdict:
+    """A defaultdict subclass whose constructor takes other arguments (SSM's ParameterDict), copied field by field."""
+    copied = type(value).__new__(type(value))
+    memo[id(value)] = copied
+    copied.default_factory = value.default_factory
+    copied.__dict__.update(copy.deepcopy(value.__dict__, memo))
+    for key, item in value.items():
+        copied[copy.deepcopy(key, memo)] = copy.deepcopy(item, memo)
+    return copied
+
+
+_DISPATCH = copy._deepcopy_dispatch  # type: ignore[attr-defined]
+for _type, _copier in (
+    (type(threading.Lock()), _fresh_lock),
+    (type(threading.RLock()), _fresh_lock),
+    (ParameterDict, _copy_defaultdict),
+):
+    _DISPATCH.setdefault(_type, _copier)
 
 
 class Snapshots:

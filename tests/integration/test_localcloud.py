@@ -439,7 +439,14 @@ def test_a_snapshot_restores_the_whole_cloud_as_saved_however_often(cloud: Cloud
     targets = lambda: elbv2.describe_target_health(TargetGroupArn=stack["tgs"]["blue"])["TargetHealthDescriptions"]  # noqa: E731
     before = sorted(t["Target"]["Id"] for t in targets())
     assert len(before) == 2
+    # Models that plain deep copies refuse: S3 keys hold locks, SSM's parameters a dict that needs its region.
+    s3, ssm = cloud.client("s3"), cloud.client("ssm")
+    s3.create_bucket(Bucket="snap-reports")
+    s3.put_object(Bucket="snap-reports", Key="report.json", Body=b"saved")
+    ssm.put_parameter(Name="/snap/policy", Value="saved", Type="String")
     cloud.control.save_snapshot("stack")
+    s3.put_object(Bucket="snap-reports", Key="report.json", Body=b"changed")
+    ssm.put_parameter(Name="/snap/policy", Value="changed", Type="String", Overwrite=True)
 
     ecs.update_service(cluster=stack["cluster"], service=stack["service"], taskDefinition=stack["tds"][1])
     ec2.create_vpc(CidrBlock="10.77.0.0/16")
@@ -451,6 +458,8 @@ def test_a_snapshot_restores_the_whole_cloud_as_saved_however_often(cloud: Cloud
         assert [v["CidrBlock"] for v in ec2.describe_vpcs()["Vpcs"] if v["CidrBlock"] == "10.77.0.0/16"] == []
         status, answer = cloud.control.lb_get("snap-alb")
         assert status == 200 and answer["task_definition"] == stack["tds"][0], answer
+        assert s3.get_object(Bucket="snap-reports", Key="report.json")["Body"].read() == b"saved"
+        assert ssm.get_parameter(Name="/snap/policy")["Parameter"]["Value"] == "saved"
     assert cloud.control.snapshots() == ["stack"]
     assert cloud.control.restore_snapshot("no-such-snapshot") is False
     cloud.control.reset()
