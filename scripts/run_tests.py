@@ -270,13 +270,21 @@ def suite_build(log: Path | None = None) -> Result:
     return result
 
 
+def integration_jobs() -> list[tuple[str, Callable[[], Result]]]:
+    return [("integration", lambda s=shard: integration_shard(s)) for shard in INTEGRATION_SHARDS]
+
+
+def molecule_jobs() -> list[tuple[str, Callable[[], Result]]]:
+    return [("molecule", lambda s=scenario: molecule_scenario(s)) for scenario in molecule_scenarios()]
+
+
 def suite_integration() -> Result:
-    return combine("integration", [integration_shard(shard) for shard in INTEGRATION_SHARDS])
+    return side_by_side(integration_jobs())[0]
 
 
 def suite_molecule() -> Result:
-    results = [molecule_scenario(s) for s in molecule_scenarios()]
-    return combine("molecule", results) if results else Result("molecule", ok=False, notes=["no Molecule scenario"])
+    jobs = molecule_jobs()
+    return side_by_side(jobs)[0] if jobs else Result("molecule", ok=False, notes=["no Molecule scenario found"])
 
 
 def suite_fast() -> Result:
@@ -293,19 +301,20 @@ SUITES: dict[str, Callable[[], Result]] = {
     "build": suite_build,
     "fast": suite_fast,
 }
-# `make test`: these first, in order, then the rest side by side (PARALLEL_JOBS at once, the longest first).
+# `make test`: these first, in order, then the rest side by side, PARALLEL_JOBS at once, the longest first.
 FIRST = ("lint", "unit")
 PARALLEL_JOBS = 3
 BUDGET_MINUTES = 30
+SPLIT_SUITES = ("integration", "molecule")  # suites run as several jobs, reported as one with a line per job
 
 
-def combine(name: str, parts: list[Result]) -> Result:
-    """One suite's result from its jobs'; its time is from the first job's start to the last one's end."""
-    whole = Result(name)
-    for part in parts:
-        whole.add(part)
-        whole.notes.append(summary(part))
-    return whole
+def everything_else() -> list[tuple[str, Callable[[], Result]]]:
+    return [
+        *integration_jobs(),
+        ("sanity", lambda: suite_sanity(log=OUTPUT / "sanity.log")),
+        *molecule_jobs(),
+        ("build", lambda: suite_build(log=OUTPUT / "build.log")),
+    ]
 
 
 def summary(part: Result) -> str:
@@ -318,39 +327,44 @@ def rel(path: Path | None) -> str:
     return str(path.relative_to(ROOT)) if path else ""
 
 
-def timed(job: Callable[[], Result]) -> Result:
+def timed(job: Callable[[], Result], name: str = "") -> Result:
+    """Run a job and time it; a job that raises (a cloud that did not start, say) is a failed result, not a crash."""
     started = time.monotonic()
-    result = job()
+    try:
+        result = job()
+    except Exception as exc:  # report every job, whatever one of them did
+        result = Result(name or getattr(job, "__name__", "job"), ok=False, notes=[f"{type(exc).__name__}: {exc}"])
     result.started, result.seconds = started, time.monotonic() - started
     return result
 
 
-def side_by_side() -> list[Result]:
-    """Integration shards, Molecule scenarios, sanity and build, PARALLEL_JOBS at a time: CPU that one job leaves
-    idle while it waits for a rollout or a bake goes to another."""
-    jobs: list[tuple[str, Callable[[], Result]]] = [
-        *(("integration", lambda s=shard: integration_shard(s)) for shard in INTEGRATION_SHARDS),
-        ("sanity", lambda: suite_sanity(log=OUTPUT / "sanity.log")),
-        *(("molecule", lambda s=scenario: molecule_scenario(s)) for scenario in molecule_scenarios()),
-        ("build", lambda: suite_build(log=OUTPUT / "build.log")),
-    ]
+def side_by_side(jobs: list[tuple[str, Callable[[], Result]]]) -> list[Result]:
+    """Jobs PARALLEL_JOBS at a time, in the order given (the longest first): CPU that one job leaves idle while it
+    waits for a rollout or a bake goes to another. One result per suite; a split suite's spans its jobs."""
     OUTPUT.mkdir(parents=True, exist_ok=True)
     parts: dict[str, list[Result]] = {}
-    spans: dict[str, list[float]] = {}
     with ThreadPoolExecutor(max_workers=PARALLEL_JOBS) as pool:
-        futures = [(suite, pool.submit(timed, job)) for suite, job in jobs]
+        futures = [(suite, pool.submit(timed, job, suite)) for suite, job in jobs]
         for suite, future in futures:
             part = future.result()
-            span = spans.setdefault(suite, [part.started, part.started + part.seconds])
-            span[0], span[1] = min(span[0], part.started), max(span[1], part.started + part.seconds)
             print(summary(part), flush=True)
-            if not part.ok and part.log:
+            for note in part.notes:
+                print(f"      {note}", flush=True)
+            if not part.ok and part.log and part.log.exists():
                 print(part.log.read_text(encoding="utf-8", errors="replace")[-8000:], flush=True)
             parts.setdefault(suite, []).append(part)
     results = []
     for suite, suite_parts in parts.items():
-        whole = combine(suite, suite_parts) if suite in ("integration", "molecule") else suite_parts[0]
-        whole.name, whole.seconds = suite, spans[suite][1] - spans[suite][0]
+        if suite in SPLIT_SUITES:
+            whole = Result(suite)
+            for part in suite_parts:
+                whole.add(part)
+                whole.notes.append(summary(part))
+        else:
+            whole = suite_parts[0]
+        start = min(p.started for p in suite_parts)
+        whole.name, whole.started = suite, start
+        whole.seconds = max(p.started + p.seconds for p in suite_parts) - start
         results.append(whole)
     return results
 
@@ -370,9 +384,11 @@ def main(argv: list[str]) -> int:
         print(f"unknown suite(s) {unknown}; choose from {list(SUITES)}", file=sys.stderr)
         return 2
     started = time.monotonic()
-    results = [timed(SUITES[name]) for name in (argv or FIRST)]
+    for stale in OUTPUT.glob("*.xml"):  # the report's slowest tests are this run's
+        stale.unlink()
+    results = [timed(SUITES[name], name) for name in (argv or FIRST)]
     if not argv:
-        results += side_by_side()
+        results += side_by_side(everything_else())
     total = time.monotonic() - started
     print("\n================ Stageflow test report ================")
     for r in results:

@@ -37,6 +37,8 @@ options:
     description:
       - Also write the record as C(<id>.json) into this directory, on the host the module runs on (the controller, for
         Stageflow's environments), making the directory when it is missing. One call instead of a file and a copy task.
+      - A report that cannot be written is a warning, not a failure - the record, the history, is written first - so
+        a release still unlocks.
     type: path
 extends_documentation_fragment:
   - amazon.aws.common.modules
@@ -68,7 +70,7 @@ record:
   type: dict
 report:
   description: The report file written (or that check mode would write), when O(report_dir) is given.
-  returned: when report_dir is given
+  returned: when report_dir is given and the report could be written
   type: str
   sample: /srv/stageflow/reports/promote-prod-20261127T101500-01234.json
 """
@@ -88,18 +90,20 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.stageflow.aws.plugins.module_utils._release import state as st
 
 KINDS = ("deploy", "promote", "rollback")
-REPORT_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
+REPORT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,200}")
 
 
 def write_report(path: str, record: dict) -> None:
     """The record as indented JSON, written whole (a temporary file renamed into place), readable by all."""
     directory = os.path.dirname(path)
-    os.makedirs(directory, exist_ok=True)
+    os.makedirs(directory, mode=0o755, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=directory, prefix=".report-", suffix=".json")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             json.dump(record, out, indent=4, sort_keys=True, default=str)
             out.write("\n")
+            out.flush()
+            os.fsync(out.fileno())
         os.chmod(temporary, 0o644)
         os.replace(temporary, path)
     except BaseException:
@@ -126,10 +130,10 @@ def main():
         module.fail_json(msg=f"record needs {', '.join(missing)}")
     if record["kind"] not in KINDS:
         module.fail_json(msg=f"record kind {record['kind']!r} is not one of {', '.join(KINDS)}")
-    if p["report_dir"] and not REPORT_NAME.match(str(record["id"])):
+    if p["report_dir"] and not REPORT_NAME.fullmatch(str(record["id"])):
         module.fail_json(msg=f"record id {record['id']!r} cannot name a report file: letters, digits, _ . - only")
     record.update(environment=p["environment"], expires_at=int(time.time() + p["retention_days"] * 86400))
-    report = os.path.join(p["report_dir"], f"{record['id']}.json") if p["report_dir"] else None
+    report = os.path.join(os.path.abspath(p["report_dir"]), f"{record['id']}.json") if p["report_dir"] else None
     if not module.check_mode:
         try:
             st.put_record(module.resource("dynamodb").Table(p["table"]), record)
@@ -138,8 +142,9 @@ def main():
         if report:
             try:
                 write_report(report, record)
-            except OSError as exc:
-                module.fail_json(msg=f"the record was written; its report {report} could not be: {exc}")
+            except OSError as exc:  # the record is the history; a report it cannot write must not stop the run
+                module.warn(f"the record was written; its report {report} could not be: {exc}")
+                report = None
     result = {"changed": True, "record": record}
     if report:
         result["report"] = report

@@ -439,8 +439,10 @@ def test_a_snapshot_restores_the_whole_cloud_as_saved_however_often(cloud: Cloud
     targets = lambda: elbv2.describe_target_health(TargetGroupArn=stack["tgs"]["blue"])["TargetHealthDescriptions"]  # noqa: E731
     before = sorted(t["Target"]["Id"] for t in targets())
     assert len(before) == 2
-    # Models that plain deep copies refuse: S3 keys hold locks, SSM's parameters a dict that needs its region.
+    # Models that plain deep copies refuse: ECR's backend and S3's keys hold locks, SSM's parameters are a dict whose
+    # constructor needs the region.
     s3, ssm = cloud.client("s3"), cloud.client("ssm")
+    cloud.client("ecr").create_repository(repositoryName="snap-repo")  # moto's ECR backend holds a lock
     s3.create_bucket(Bucket="snap-reports")
     s3.put_object(Bucket="snap-reports", Key="report.json", Body=b"saved")
     ssm.put_parameter(Name="/snap/policy", Value="saved", Type="String")
@@ -465,6 +467,9 @@ def test_a_snapshot_restores_the_whole_cloud_as_saved_however_often(cloud: Cloud
     cloud.control.reset()
     assert ecs.list_clusters()["clusterArns"] == [], "a reset empties the cloud; the snapshot stays"
     assert cloud.control.restore_snapshot("stack") and ecs.list_clusters()["clusterArns"]
+    # A reset disposes of the live S3 objects only, not the snapshot's.
+    assert s3.get_object(Bucket="snap-reports", Key="report.json")["Body"].read() == b"saved"
+    assert "snap-reports" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
 
 
 def test_timings_list_each_aws_call_with_its_duration(cloud: Cloud) -> None:

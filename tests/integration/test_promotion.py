@@ -35,7 +35,8 @@ def envs(cloud_session: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iter
     if real_aws():
         pytest.skip("the promotion tests build fake images and inject faults: local cloud only")
     cloud = cloud_session.provisioned(
-        ENVIRONMENTS, lambda: must(cloud_session.playbook("playbooks/provision.yml", "-e", "env=dev,staging,prod"))
+        ENVIRONMENTS,
+        lambda: must(cloud_session.playbook("playbooks/provision.yml", "-e", "env=dev,staging,prod", timeout=900)),
     )
     cloud.vars_file = tmp_path_factory.mktemp("release") / "localcloud.json"
     cloud.vars_file.write_text(json.dumps(release_vars(cloud)))

@@ -204,18 +204,19 @@ def test_a_feature_environment_is_created_with_30_percent_of_calls_throttled(clo
     assert control.faults()["throttle"]["throttled"] > 20
     control.clear_faults()
     assert changed(created)["feature-xyz-env"] > 10
-    vpcs = cloud.client("ec2").describe_vpcs(Filters=[{"Name": "tag:Environment", "Values": ["feature-xyz"]}])["Vpcs"]
-    assert len(vpcs) == 1 and vpcs[0]["CidrBlock"] == "10.128.0.0/16"
-    tags = {t["Key"]: t["Value"] for t in vpcs[0]["Tags"]}
-    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", tags["ExpiresAt"])
     control.save_snapshot(FEATURE)
 
 
-def test_a_second_env_create_changes_nothing_and_env_destroy_leaves_nothing_tagged(cloud: Cloud) -> None:
+def test_a_feature_environment_has_its_cidr_and_expiry_changes_nothing_again_and_is_destroyed(cloud: Cloud) -> None:
     cloud.provisioned(FEATURE, lambda: create_feature(cloud))
+    ec2 = cloud.client("ec2")
+    vpcs = ec2.describe_vpcs(Filters=[{"Name": "tag:Environment", "Values": ["feature-xyz"]}])["Vpcs"]
+    assert len(vpcs) == 1 and vpcs[0]["CidrBlock"] == "10.128.0.0/16"
+    tags = {t["Key"]: t["Value"] for t in vpcs[0]["Tags"]}
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", tags["ExpiresAt"])
+
     again = must(cloud.playbook("playbooks/env_create.yml", "-e", "env_name=feature-xyz"))
     assert changed(again)["feature-xyz-env"] == 0, "a second env_create changes nothing"
-    ec2 = cloud.client("ec2")
     vpcs = ec2.describe_vpcs(Filters=[{"Name": "tag:Environment", "Values": ["feature-xyz"]}])["Vpcs"]
     assert [v["CidrBlock"] for v in vpcs] == ["10.128.0.0/16"], "and allocates no new CIDR"
 

@@ -64,3 +64,13 @@ def test_a_record_id_that_cannot_name_a_report_file_is_refused_before_any_write(
     assert refused.returncode != 0
     assert "cannot name a report file" in refused.stdout
     assert cloud.client("dynamodb").scan(TableName=table)["Items"] == [] and list(tmp_path.iterdir()) == []
+
+
+def test_a_report_that_cannot_be_written_is_a_warning_and_the_record_still_lands(cloud: Cloud, tmp_path) -> None:
+    table, blocked = records_table(cloud), tmp_path / "reports"
+    blocked.write_text("a file where the reports directory should be")
+    args = {"table": table, "environment": "qa", "record": {**RECORD, "outcome": "failed"}, "report_dir": str(blocked)}
+    written = module(cloud, "deployment_record", args)
+    assert written.returncode == 0, written.stdout
+    assert "its report" in written.stdout + written.stderr and "could not be" in written.stdout + written.stderr
+    assert [i["outcome"]["S"] for i in cloud.client("dynamodb").scan(TableName=table)["Items"]] == ["failed"]

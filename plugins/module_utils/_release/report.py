@@ -58,7 +58,10 @@ def live_colour(
     `load_balancer` names the one to read when the result holds several (the first otherwise)."""
     found = [lb for lb in lb_info["load_balancers"] if load_balancer in (None, lb.get("load_balancer_name"))]
     if not found:
-        raise ValueError(f"load balancer {load_balancer} is not in the result (does it exist?)")
+        raise ValueError(
+            f"load balancer {load_balancer} is not in the result: elb_application_lb_info returns none when any of the "
+            "names it is given does not exist"
+        )
     listener = next(li for li in found[0]["listeners"] if li["port"] == int(port))
     rule = next(r for r in listener["rules"] if r["priority"] == str(priority))
     weights = {g["target_group_arn"]: g["weight"] for g in rule["actions"][0]["forward_config"]["target_groups"]}

@@ -275,5 +275,5 @@ def test_the_live_colour_of_the_named_load_balancer_when_one_read_returns_severa
     both = {"load_balancers": [lb("prod", 100), lb("staging", 0)]}
     assert report.live_colour(both, 80, "prod-app-blue", load_balancer="prod-movie-app-alb")["live"] == "blue"
     assert report.live_colour(both, 80, "staging-app-blue", load_balancer="staging-movie-app-alb")["live"] == "green"
-    with pytest.raises(ValueError, match="load balancer qa-movie-app-alb is not in the result"):
+    with pytest.raises(ValueError, match="qa-movie-app-alb is not in the result: elb_application_lb_info returns none"):
         report.live_colour(both, 80, "qa-app-blue", load_balancer="qa-movie-app-alb")
