@@ -91,8 +91,8 @@ class Snapshots:
     def restore(self, name: str) -> None:
         if name not in self._saved:
             raise KeyError(name)
-        saved_live, _ = self._saved[name]
-        (live, extra), _ = self._copy(self._saved[name], [backends for backends, _, _ in saved_live])
+        saved_live = self._saved[name][0]
+        live, extra = self._copy(self._saved[name], [entry[0] for entry in saved_live])[0]
         with backend_lock:
             for backends in BackendDict._instances:
                 backends.clear()

@@ -115,7 +115,12 @@ def run_jobs(tree: Path, label: str, mitogen: bool) -> list[dict]:
             started = time.time()
             cmd = [str(Path(sys.executable).parent / "ansible-playbook"), *(a.format(vars=release_vars) for a in args)]
             run = subprocess.run(
-                cmd, cwd=tree, env={**env, "STAGEFLOW_TASK_TIMES": str(times)}, capture_output=True, text=True
+                cmd,
+                cwd=tree,
+                env={**env, "STAGEFLOW_TASK_TIMES": str(times)},
+                capture_output=True,
+                text=True,
+                check=False,
             )
             wall = time.time() - started
             if run.returncode != 0:
@@ -174,7 +179,7 @@ def report(rows: list[dict], top: int) -> None:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--compare", metavar="REF", help="also profile the collection at this git ref")
     parser.add_argument("--mitogen", action="store_true", help="run under the Mitogen strategy")
     parser.add_argument("--top", type=int, default=15, help="how many of the slowest tasks to list (default 15)")

@@ -436,7 +436,10 @@ def test_a_snapshot_restores_the_whole_cloud_as_saved_however_often(cloud: Cloud
     stack = build_stack(cloud, "snap")
     wait_for(lambda: completed_on(cloud, stack, stack["tds"][0]))
     ec2, ecs, elbv2 = cloud.client("ec2"), cloud.client("ecs"), cloud.client("elbv2")
-    targets = lambda: elbv2.describe_target_health(TargetGroupArn=stack["tgs"]["blue"])["TargetHealthDescriptions"]  # noqa: E731
+
+    def targets() -> list[dict]:
+        return elbv2.describe_target_health(TargetGroupArn=stack["tgs"]["blue"])["TargetHealthDescriptions"]
+
     before = sorted(t["Target"]["Id"] for t in targets())
     assert len(before) == 2
     # Models that plain deep copies refuse: ECR's backend and S3's keys hold locks, SSM's parameters are a dict whose
@@ -453,7 +456,7 @@ def test_a_snapshot_restores_the_whole_cloud_as_saved_however_often(cloud: Cloud
     ecs.update_service(cluster=stack["cluster"], service=stack["service"], taskDefinition=stack["tds"][1])
     ec2.create_vpc(CidrBlock="10.77.0.0/16")
     wait_for(lambda: completed_on(cloud, stack, stack["tds"][1]))
-    for _ in range(2):  # a restore does not spend the snapshot
+    for _restore in range(2):  # a restore does not spend the snapshot
         assert cloud.control.restore_snapshot("stack")
         assert describe(cloud, stack)["taskDefinition"] == stack["tds"][0]
         assert sorted(t["Target"]["Id"] for t in targets()) == before
