@@ -287,9 +287,26 @@ def suite_molecule() -> Result:
     return side_by_side(jobs)[0] if jobs else Result("molecule", ok=False, notes=["no Molecule scenario found"])
 
 
+FAST_SHARDS = {  # the integration tests that provision nothing, as two processes of about equal time
+    "fast-localcloud": ["tests/integration/test_localcloud.py"],
+    "fast-playbooks": ["tests/integration", "--ignore=tests/integration/test_localcloud.py"],
+}
+
+
+def fast_shard(shard: str) -> Result:
+    """One process of the inner loop, its output in tests/output/<shard>.log, its local cloud's log its own."""
+    result = Result(shard, log=OUTPUT / f"{shard}.log")
+    junit = OUTPUT / f"{shard}.xml"
+    result.log.write_text("")
+    cmd = [tool("pytest"), *FAST_SHARDS[shard], "-m", "not slow", "-q", f"--junitxml={junit}"]
+    run(cmd, result, env={"STAGEFLOW_TEST_SHARD": shard})
+    pytest_counts(junit, result)
+    return result
+
+
 def suite_fast() -> Result:
-    """The inner loop: the integration tests that provision nothing (not marked slow), on one local cloud."""
-    return suite_pytest("fast", "tests/integration", "-m", "not slow")
+    """The inner loop: the integration tests not marked slow (they provision nothing), two processes at once."""
+    return side_by_side([("fast", lambda s=shard: fast_shard(s)) for shard in FAST_SHARDS])[0]
 
 
 SUITES: dict[str, Callable[[], Result]] = {
@@ -305,7 +322,7 @@ SUITES: dict[str, Callable[[], Result]] = {
 FIRST = ("lint", "unit")
 PARALLEL_JOBS = 3
 BUDGET_MINUTES = 30
-SPLIT_SUITES = ("integration", "molecule")  # suites run as several jobs, reported as one with a line per job
+SPLIT_SUITES = ("integration", "molecule", "fast")  # suites run as several jobs, reported as one with a line per job
 
 
 def everything_else() -> list[tuple[str, Callable[[], Result]]]:

@@ -130,6 +130,7 @@ def test_applying_without_the_inputs_stops_before_any_controller_call(cloud_sess
     assert "TASK [Organization]" not in proc.stdout
 
 
+@pytest.mark.slow  # two full applies of the configuration: left out of the inner loop (make test-fast)
 def test_configure_applies_to_a_controller_and_a_second_run_changes_nothing(
     cloud_session: Cloud, plan: dict[str, Any], tmp_path: Path
 ) -> None:
