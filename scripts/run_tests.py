@@ -142,19 +142,19 @@ INTEGRATION_SHARDS = {
 }
 
 
-def integration_shard(shard: str) -> Result:
-    """One shard of the integration tests, its output in tests/output/integration-<shard>.log."""
-    result = Result(f"integration {shard}", log=OUTPUT / f"integration-{shard}.log")
-    junit = OUTPUT / f"integration-{shard}.xml"
+def pytest_job(name: str, *args: str) -> Result:
+    """A pytest process with a local cloud of its own, its output in tests/output/<name>.log."""
+    result = Result(name, log=OUTPUT / f"{name}.log")
+    junit = OUTPUT / f"{name}.xml"
     junit.unlink(missing_ok=True)
     result.log.write_text("")
-    run(
-        [tool("pytest"), *INTEGRATION_SHARDS[shard], "-q", f"--junitxml={junit}"],
-        result,
-        env={"STAGEFLOW_TEST_SHARD": shard},
-    )
+    run([tool("pytest"), *args, "-q", f"--junitxml={junit}"], result, env={"STAGEFLOW_TEST_SHARD": name})
     pytest_counts(junit, result)
     return result
+
+
+def integration_shard(shard: str) -> Result:
+    return pytest_job(f"integration-{shard}", *INTEGRATION_SHARDS[shard])
 
 
 def molecule_scenarios() -> list[Path]:
@@ -294,14 +294,7 @@ FAST_SHARDS = {  # the integration tests that provision nothing, as two processe
 
 
 def fast_shard(shard: str) -> Result:
-    """One process of the inner loop, its output in tests/output/<shard>.log, its local cloud's log its own."""
-    result = Result(shard, log=OUTPUT / f"{shard}.log")
-    junit = OUTPUT / f"{shard}.xml"
-    result.log.write_text("")
-    cmd = [tool("pytest"), *FAST_SHARDS[shard], "-m", "not slow", "-q", f"--junitxml={junit}"]
-    run(cmd, result, env={"STAGEFLOW_TEST_SHARD": shard})
-    pytest_counts(junit, result)
-    return result
+    return pytest_job(shard, *FAST_SHARDS[shard], "-m", "not slow")
 
 
 def suite_fast() -> Result:
