@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.stageflow.aws.plugins.module_utils._release import report
+from ansible_collections.stageflow.aws.plugins.module_utils import release_report as report
 
 
 class FilterModule:

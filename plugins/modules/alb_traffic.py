@@ -103,7 +103,8 @@ except ImportError:
     pass  # AnsibleAWSModule reports a missing botocore
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.stageflow.aws.plugins.module_utils._release import traffic
+from ansible_collections.stageflow.aws.plugins.module_utils._cloudwatch import alarms
+from ansible_collections.stageflow.aws.plugins.module_utils._elbv2 import traffic
 
 
 def main():
@@ -160,7 +161,7 @@ def main():
             if receiving is not None
             else [arn for arn, w in wanted.items() if w > 0]
         )
-        alarms_ok, alarms_why = traffic.alarm_gate(cloudwatch, p["gate_alarms"])
+        alarms_ok, alarms_why = alarms.alarm_gate(cloudwatch, p["gate_alarms"])
         health_ok, health_why = traffic.health_gate(elbv2, receiving) if alarms_ok else (False, "not checked")
         result["gate"] = {
             "passed": alarms_ok and health_ok,

@@ -110,7 +110,7 @@ except ImportError:
     pass  # AnsibleAWSModule reports a missing botocore
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.stageflow.aws.plugins.module_utils._release import state as st
+from ansible_collections.stageflow.aws.plugins.module_utils._dynamodb import state as st
 
 
 def main():

@@ -87,7 +87,7 @@ except ImportError:
     pass  # AnsibleAWSModule reports a missing botocore
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.stageflow.aws.plugins.module_utils._release import state as st
+from ansible_collections.stageflow.aws.plugins.module_utils._dynamodb import state as st
 
 KINDS = ("deploy", "promote", "rollback")
 REPORT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,200}")

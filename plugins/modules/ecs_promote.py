@@ -172,7 +172,9 @@ except ImportError:
     pass  # AnsibleAWSModule reports a missing botocore
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.stageflow.aws.plugins.module_utils._release import ecs as rel
+from ansible_collections.stageflow.aws.plugins.module_utils._ecr import images
+from ansible_collections.stageflow.aws.plugins.module_utils._ecs import api as ecs_api
+from ansible_collections.stageflow.aws.plugins.module_utils._ecs import deploy as rel
 
 
 def release_of(module, ecs, tds, targets):
@@ -220,8 +222,8 @@ def plan(module, ecs, ecr, tds, targets):
                         c: {
                             "before": before.get(c, ""),
                             "after": after.get(c, ""),
-                            "before_digest": rel.digest_of(before.get(c, "")),
-                            "after_digest": rel.digest_of(after.get(c, "")),
+                            "before_digest": images.digest_of(before.get(c, "")),
+                            "after_digest": images.digest_of(after.get(c, "")),
                             "reason": "unchanged" if same else f"back to {arn.rsplit('/', 1)[-1]}",
                         }
                         for c in sorted(set(before) | set(after))
@@ -232,7 +234,7 @@ def plan(module, ecs, ecr, tds, targets):
             )
         return plans
     wanted, reasons = release_of(module, ecs, tds, targets)
-    digests = rel.resolve_digests(ecr, [i for images in wanted.values() for i in images.values()])
+    digests = images.resolve_digests(ecr, [i for images in wanted.values() for i in images.values()])
     plans = []
     for name in p["services"]:
         service = targets[name]
@@ -263,7 +265,7 @@ def apply(module, ecs, elbv2, ecr, plans):
     error = None
     groups = [changing] if p["order"] == "parallel" else [[s] for s in changing]
     for group in groups:
-        rel.in_parallel(lambda s: rel.update_service(ecs, cluster, s["service"], s["task_definition"]), group)
+        rel.in_parallel(lambda s: ecs_api.update_service(ecs, cluster, s["service"], s["task_definition"]), group)
         for step in group:
             step["state"], step["why"] = "updated", "update sent"
             updated.append(step)
@@ -288,7 +290,7 @@ def apply(module, ecs, elbv2, ecr, plans):
     if error and p["rollback_on_failure"] and updated:
         rolled_back = True
         back = {s["service"]: s["previous_task_definition"] for s in updated}
-        rel.in_parallel(lambda s: rel.update_service(ecs, cluster, s, back[s]), list(back))
+        rel.in_parallel(lambda s: ecs_api.update_service(ecs, cluster, s, back[s]), list(back))
         states = rel.wait_for(ecs, elbv2, cluster, back, max(60.0, p["wait_timeout"] / 2), p["poll_interval"])
         for step in updated:
             restored = states[step["service"]]
@@ -348,9 +350,9 @@ def main():
                 images = {
                     i["after"] for s in plans if s["changed"] for i in s["images"].values() if i["after"] != i["before"]
                 }
-                protected = [i for i in sorted(images) if rel.protect_image(ecr, i, p["protect_tag"])]
+                protected = [i for i in sorted(images) if images.protect_image(ecr, i, p["protect_tag"])]
             plans, rolled_back, error = apply(module, ecs, elbv2, ecr, plans)
-    except rel.ReleaseError as exc:
+    except (rel.ReleaseError, images.ImageError) as exc:
         module.fail_json(msg=str(exc))
     except (BotoCoreError, ClientError) as exc:
         module.fail_json_aws(exc, msg=f"ECS promotion to {p['cluster']} failed")

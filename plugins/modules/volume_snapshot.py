@@ -101,29 +101,8 @@ except ImportError:
     pass  # AnsibleAWSModule reports a missing botocore
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.transformation import ansible_dict_to_boto3_filter_list
-
-_retry = AWSRetry.jittered_backoff(retries=12, delay=1, max_delay=20)
-
-
-@_retry
-def _paginate(ec2, method, key, **kwargs):
-    return ec2.get_paginator(method).paginate(**kwargs).build_full_result()[key]
-
-
-@_retry
-def _create(ec2, volume_id, description, tags):
-    return ec2.create_snapshot(
-        VolumeId=volume_id,
-        Description=description,
-        TagSpecifications=[{"ResourceType": "snapshot", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}],
-    )
-
-
-@_retry
-def _delete(ec2, snapshot_id):
-    ec2.delete_snapshot(SnapshotId=snapshot_id)
+from ansible_collections.stageflow.aws.plugins.module_utils._ec2 import api
 
 
 def prune_plan(snapshots, retention_days, keep_at_least, now):
@@ -165,12 +144,10 @@ def main():
     ec2 = module.client("ec2")
     result = {"changed": False, "volumes": [], "snapshots": [], "pruned": []}
     try:
-        volumes = _paginate(ec2, "describe_volumes", "Volumes", Filters=ansible_dict_to_boto3_filter_list(filters))
+        volumes = api.describe_volumes(ec2, Filters=ansible_dict_to_boto3_filter_list(filters))
         result["volumes"] = sorted(v["VolumeId"] for v in volumes)
-        ours = _paginate(
+        ours = api.describe_snapshots(
             ec2,
-            "describe_snapshots",
-            "Snapshots",
             OwnerIds=["self"],
             Filters=ansible_dict_to_boto3_filter_list({"tag:ManagedBy": "stageflow", "tag:Environment": env}),
         )
@@ -187,12 +164,14 @@ def main():
             for volume_id in result["volumes"]:
                 entry = {"volume_id": volume_id, "snapshot_id": "", "state": "planned"}
                 if not module.check_mode:
-                    made = _create(ec2, volume_id, f"Stageflow {env} {p['promotion_id']}: {p['reason']}", tags)
+                    made = api.create_snapshot(
+                        ec2, volume_id, f"Stageflow {env} {p['promotion_id']}: {p['reason']}", tags
+                    )
                     entry.update(snapshot_id=made["SnapshotId"], state=made["State"])
                 result["snapshots"].append(entry)
         for snap in doomed:
             if not module.check_mode:
-                _delete(ec2, snap["SnapshotId"])
+                api.delete_snapshot(ec2, snap["SnapshotId"])
             result["pruned"].append(
                 {"snapshot_id": snap["SnapshotId"], "volume_id": snap["VolumeId"], "started": str(snap["StartTime"])}
             )
@@ -201,10 +180,7 @@ def main():
             ids = [s["snapshot_id"] for s in result["snapshots"]]
             deadline = time.monotonic() + p["wait_timeout"]
             while True:
-                states = {
-                    s["SnapshotId"]: s["State"]
-                    for s in _paginate(ec2, "describe_snapshots", "Snapshots", SnapshotIds=ids)
-                }
+                states = {s["SnapshotId"]: s["State"] for s in api.describe_snapshots(ec2, SnapshotIds=ids)}
                 for entry in result["snapshots"]:
                     entry["state"] = states.get(entry["snapshot_id"], "missing")
                 if any(s in ("error", "missing") for s in states.values()) or len(states) < len(ids):

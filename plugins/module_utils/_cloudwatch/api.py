@@ -1,6 +1,6 @@
 # Copyright: Stageflow engineers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""CloudWatch dashboard calls, one small function each, retried on throttling."""
+"""CloudWatch calls (dashboards, alarms), one small function each, retried on throttling."""
 
 from __future__ import annotations
 
@@ -36,3 +36,8 @@ def delete_dashboard(client: Any, name: str) -> None:
 def list_dashboards(client: Any, prefix: str = "") -> list[dict[str, Any]]:
     kwargs = {"DashboardNamePrefix": prefix} if prefix else {}
     return client.get_paginator("list_dashboards").paginate(**kwargs).build_full_result()["DashboardEntries"]
+
+
+@_retry
+def describe_alarms(client: Any, names: list[str]) -> dict[str, Any]:
+    return client.describe_alarms(AlarmNames=names, AlarmTypes=["MetricAlarm", "CompositeAlarm"])

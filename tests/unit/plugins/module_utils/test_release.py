@@ -6,7 +6,12 @@ import datetime
 from decimal import Decimal
 
 import pytest
-from ansible_collections.stageflow.aws.plugins.module_utils._release import ecs, report, state, traffic
+from ansible_collections.stageflow.aws.plugins.module_utils import release_report as report
+from ansible_collections.stageflow.aws.plugins.module_utils._cloudwatch import alarms
+from ansible_collections.stageflow.aws.plugins.module_utils._dynamodb import state
+from ansible_collections.stageflow.aws.plugins.module_utils._ecr import images
+from ansible_collections.stageflow.aws.plugins.module_utils._ecs import deploy as ecs
+from ansible_collections.stageflow.aws.plugins.module_utils._elbv2 import traffic
 from ansible_collections.stageflow.aws.plugins.modules.volume_snapshot import prune_plan
 from botocore.exceptions import ClientError
 
@@ -147,7 +152,7 @@ class FakeEcr:
 
 def test_digests_are_resolved_with_one_call_per_repository() -> None:
     fake = FakeEcr({"dev-movie-app-server-repo": {"v1": D1, "v2": D2}})
-    found = ecs.resolve_digests(fake, [f"{REPO}:v1", f"{REPO}:v2", f"{REPO}@{D2}"])
+    found = images.resolve_digests(fake, [f"{REPO}:v1", f"{REPO}:v2", f"{REPO}@{D2}"])
     assert fake.calls == 1
     assert found[f"{REPO}:v1"]["digest"] == D1 and found[f"{REPO}@{D2}"]["digest"] == D2
 
@@ -155,15 +160,15 @@ def test_digests_are_resolved_with_one_call_per_repository() -> None:
 def test_missing_images_are_named() -> None:
     fake = FakeEcr({"dev-movie-app-server-repo": {"v1": D1}})
     with pytest.raises(
-        ecs.ReleaseError, match=r"image\(s\) missing from ECR: .*dev-movie-app-server-repo:v9; push them first"
+        images.ImageError, match=r"image\(s\) missing from ECR: .*dev-movie-app-server-repo:v9; push them first"
     ):
-        ecs.resolve_digests(fake, [f"{REPO}:v1", f"{REPO}:v9"])
+        images.resolve_digests(fake, [f"{REPO}:v1", f"{REPO}:v9"])
 
 
 def test_images_outside_ecr_must_be_pinned() -> None:
-    assert ecs.resolve_digests(None, [f"nginx@{D1}"])[f"nginx@{D1}"]["digest"] == D1
-    with pytest.raises(ecs.ReleaseError, match="not in ECR and not pinned by digest"):
-        ecs.resolve_digests(None, ["nginx:1.27"])
+    assert images.resolve_digests(None, [f"nginx@{D1}"])[f"nginx@{D1}"]["digest"] == D1
+    with pytest.raises(images.ImageError, match="not in ECR and not pinned by digest"):
+        images.resolve_digests(None, ["nginx:1.27"])
 
 
 def test_rule_weights_and_gates() -> None:
@@ -185,9 +190,9 @@ def test_rule_weights_and_gates() -> None:
             alarms = [{"AlarmName": "ok", "StateValue": "OK"}, {"AlarmName": "bad", "StateValue": "ALARM"}]
             return {"MetricAlarms": [a for a in alarms if a["AlarmName"] in AlarmNames]}
 
-    assert traffic.alarm_gate(Cw(), ["ok"]) == (True, "1 alarm(s) OK")
-    assert traffic.alarm_gate(Cw(), ["ok", "bad"]) == (False, "alarm(s) not OK: bad is ALARM")
-    passed, why = traffic.alarm_gate(Cw(), ["ok", "gone"])
+    assert alarms.alarm_gate(Cw(), ["ok"]) == (True, "1 alarm(s) OK")
+    assert alarms.alarm_gate(Cw(), ["ok", "bad"]) == (False, "alarm(s) not OK: bad is ALARM")
+    passed, why = alarms.alarm_gate(Cw(), ["ok", "gone"])
     assert not passed and "gone do not exist" in why
 
     class Elb:

@@ -1,29 +1,22 @@
 # Copyright: Stageflow engineers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Weighted forward rules of an ALB listener, and the health and alarm gates that follow a shift."""
+"""Weighted forward rules of an ALB listener, and the target health gate that follows a shift."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-
-_retry = AWSRetry.jittered_backoff(retries=12, delay=1, max_delay=20)
+from ansible_collections.stageflow.aws.plugins.module_utils._elbv2 import api
 
 
 class TrafficError(Exception):
-    """A rule, target group or alarm that is not there, or a shift that did not hold."""
-
-
-@_retry
-def _describe_rules(elbv2: Any, **kwargs: Any) -> list[dict[str, Any]]:
-    return elbv2.describe_rules(**kwargs)["Rules"]
+    """A rule or target group that is not there, or a shift that did not hold."""
 
 
 def find_rule(elbv2: Any, rule_arn: str | None, listener_arn: str | None, priority: int | None) -> dict[str, Any]:
     if rule_arn:
-        return _describe_rules(elbv2, RuleArns=[rule_arn])[0]
-    rules = _describe_rules(elbv2, ListenerArn=listener_arn)
+        return api.describe_rules(elbv2, RuleArns=[rule_arn])[0]
+    rules = api.describe_rules(elbv2, ListenerArn=listener_arn)
     for rule in rules:
         if rule.get("Priority") == str(priority):
             return rule
@@ -48,27 +41,17 @@ def weights_of(rule: dict[str, Any]) -> dict[str, int]:
     return {g["TargetGroupArn"]: int(g.get("Weight", 1)) for g in groups or []}
 
 
-@_retry
-def _describe_target_groups(elbv2: Any, names: list[str]) -> list[dict[str, Any]]:
-    return elbv2.describe_target_groups(Names=names)["TargetGroups"]
-
-
 def resolve_groups(elbv2: Any, weights: dict[str, int]) -> dict[str, int]:
     """Target group names or ARNs -> ARNs."""
     names = [k for k in weights if not k.startswith("arn:")]
     arns = {}
     if names:
         try:
-            found = _describe_target_groups(elbv2, names)
+            found = api.describe_target_groups(elbv2, names)
         except Exception as exc:  # TargetGroupNotFound and friends: name them
             raise TrafficError(f"target group(s) {', '.join(names)} not found: {exc}") from None
         arns = {g["TargetGroupName"]: g["TargetGroupArn"] for g in found}
     return {arns.get(k, k): int(v) for k, v in weights.items()}
-
-
-@_retry
-def _modify_rule(elbv2: Any, rule_arn: str, actions: list[dict[str, Any]]) -> None:
-    elbv2.modify_rule(RuleArn=rule_arn, Actions=actions)
 
 
 def set_weights(elbv2: Any, rule: dict[str, Any], weights: dict[str, int]) -> dict[str, int]:
@@ -81,43 +64,17 @@ def set_weights(elbv2: Any, rule: dict[str, Any], weights: dict[str, int]) -> di
             action = {k: v for k, v in action.items() if k != "TargetGroupArn"}
             action["ForwardConfig"] = config
         actions.append(action)
-    _modify_rule(elbv2, rule["RuleArn"], actions)
-    after = weights_of(_describe_rules(elbv2, RuleArns=[rule["RuleArn"]])[0])
+    api.modify_rule(elbv2, rule["RuleArn"], actions)
+    after = weights_of(api.describe_rules(elbv2, RuleArns=[rule["RuleArn"]])[0])
     if after != weights:
         raise TrafficError(f"rule {rule['RuleArn']} reads back {after} after writing {weights}")
     return after
 
 
-@_retry
-def _describe_alarms(cloudwatch: Any, names: list[str]) -> list[dict[str, Any]]:
-    return cloudwatch.describe_alarms(AlarmNames=names, AlarmTypes=["MetricAlarm", "CompositeAlarm"])
-
-
-def alarm_gate(cloudwatch: Any, names: list[str]) -> tuple[bool, str]:
-    """Every named alarm exists and is OK."""
-    if not names:
-        return True, "no alarms to check"
-    answer = _describe_alarms(cloudwatch, names)
-    alarms = answer.get("MetricAlarms", []) + answer.get("CompositeAlarms", [])
-    states = {a["AlarmName"]: a["StateValue"] for a in alarms}
-    missing = [n for n in names if n not in states]
-    if missing:
-        return False, f"alarm(s) {', '.join(missing)} do not exist: the gate cannot pass on an alarm it cannot read"
-    bad = {n: s for n, s in states.items() if s != "OK"}
-    if bad:
-        return False, "alarm(s) not OK: " + ", ".join(f"{n} is {s}" for n, s in sorted(bad.items()))
-    return True, f"{len(names)} alarm(s) OK"
-
-
-@_retry
-def target_health(elbv2: Any, arn: str) -> list[dict[str, Any]]:
-    return elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
-
-
 def health_gate(elbv2: Any, arns: list[str]) -> tuple[bool, str]:
     """Every target of each group is healthy, and there is at least one."""
     for arn in arns:
-        health = target_health(elbv2, arn)
+        health = api.describe_target_health(elbv2, arn)
         states = [h["TargetHealth"]["State"] for h in health]
         name = arn.rsplit("/", 2)[-2] if "/" in arn else arn
         if not states:

@@ -1,23 +1,20 @@
 # Copyright: Stageflow engineers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""ECS release promotion: resolve images to digests, register only what changed, update, wait truthfully, roll back.
+"""ECS release promotion: register only what changed, update, wait truthfully, roll back.
 
 The functions take boto3 clients and plain data, so the module stays thin and the logic is tested without Ansible.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.stageflow.aws.plugins.module_utils._release import traffic
-
-_retry = AWSRetry.jittered_backoff(retries=12, delay=1, max_delay=20)
+from ansible_collections.stageflow.aws.plugins.module_utils._ecr import images as ecr_images
+from ansible_collections.stageflow.aws.plugins.module_utils._ecs import api
+from ansible_collections.stageflow.aws.plugins.module_utils._elbv2 import api as elbv2_api
 
 # What RegisterTaskDefinition accepts back from DescribeTaskDefinition's answer.
 REGISTER_KEYS = (
@@ -39,11 +36,6 @@ REGISTER_KEYS = (
     "runtimePlatform",
     "enableFaultInjection",
 )
-ECR_IMAGE = re.compile(
-    r"^(?P<registry>(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?)"
-    r"/(?P<repo>[^:@]+)(?::(?P<tag>[^@]+))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
-)
-DIGEST_IMAGE = re.compile(r"^(?P<name>[^@]+)@(?P<digest>sha256:[0-9a-f]{64})$")
 DESCRIBE_BATCH = 10  # DescribeServices takes at most 10 services
 
 
@@ -54,17 +46,12 @@ class ReleaseError(Exception):
 # --- reading -------------------------------------------------------------------------------------------------------
 
 
-@_retry
-def _describe_services(ecs: Any, cluster: str, names: list[str]) -> dict[str, Any]:
-    return ecs.describe_services(cluster=cluster, services=names)
-
-
 def describe_services(ecs: Any, cluster: str, names: Iterable[str]) -> dict[str, dict[str, Any]]:
     """Services by name, ACTIVE ones only, in batches of ten; a missing one is an error naming it."""
     names = list(dict.fromkeys(names))
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(names), DESCRIBE_BATCH):
-        answer = _describe_services(ecs, cluster, names[start : start + DESCRIBE_BATCH])
+        answer = api.describe_services(ecs, cluster, names[start : start + DESCRIBE_BATCH])
         for service in answer.get("services", []):
             if service.get("status") == "ACTIVE":
                 found[service["serviceName"]] = service
@@ -72,11 +59,6 @@ def describe_services(ecs: Any, cluster: str, names: Iterable[str]) -> dict[str,
     if missing:
         raise ReleaseError(f"service(s) {', '.join(missing)} not found (or not ACTIVE) in cluster {cluster}")
     return found
-
-
-@_retry
-def describe_task_definition(ecs: Any, arn: str) -> dict[str, Any]:
-    return ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])
 
 
 class TaskDefinitions:
@@ -88,7 +70,7 @@ class TaskDefinitions:
 
     def get(self, arn: str) -> dict[str, Any]:
         if arn not in self._cache:
-            self._cache[arn] = describe_task_definition(self.ecs, arn)["taskDefinition"]
+            self._cache[arn] = api.describe_task_definition(self.ecs, arn)["taskDefinition"]
         return self._cache[arn]
 
 
@@ -111,116 +93,6 @@ def check_controller(service: dict[str, Any], cluster: str) -> None:
             f"service {name} in {cluster} uses ECS's built-in {strategy} deployment strategy; Stageflow shifts traffic "
             "itself and refuses to deploy it"
         )
-
-
-# --- images --------------------------------------------------------------------------------------------------------
-
-
-@_retry
-def _describe_images(ecr: Any, registry: str, repo: str, ids: list[dict[str, str]]) -> dict[str, Any]:
-    return ecr.describe_images(registryId=registry, repositoryName=repo, imageIds=ids)
-
-
-def _exists(ecr: Any, registry: str, repo: str, image_id: dict[str, str]) -> bool:
-    try:
-        _describe_images(ecr, registry, repo, [image_id])
-    except is_boto3_error_code("ImageNotFoundException"):
-        return False
-    return True
-
-
-def resolve_digests(ecr: Any, images: Iterable[str]) -> dict[str, dict[str, str]]:
-    """image reference -> {"digest", "repository", "registry", "by_digest"}: one DescribeImages call per repository.
-
-    ECR images are looked up, so a tag or digest that does not exist is an error naming the image. Other images must
-    already be pinned by digest: their tags cannot be checked here.
-    """
-    wanted: dict[tuple[str, str, str], list[tuple[str, dict[str, str]]]] = {}
-    resolved: dict[str, dict[str, str]] = {}
-    for image in dict.fromkeys(images):
-        m = ECR_IMAGE.match(image)
-        if m is None:
-            pinned = DIGEST_IMAGE.match(image)
-            if pinned is None:
-                raise ReleaseError(
-                    f"image {image} is not in ECR and not pinned by digest; Stageflow promotes images by digest only"
-                )
-            resolved[image] = {"digest": pinned["digest"], "repository": pinned["name"], "registry": "", "tag": ""}
-            continue
-        key = (m["account"], m["repo"], m["registry"])
-        image_id = {"imageDigest": m["digest"]} if m["digest"] else {"imageTag": m["tag"] or "latest"}
-        wanted.setdefault(key, []).append((image, image_id))
-    missing: list[str] = []
-    for (account, repo, registry), items in wanted.items():
-        ids = list({tuple(i.items()): i for _image, i in items}.values())
-        try:
-            answer = _describe_images(ecr, account, repo, ids)
-        except is_boto3_error_code("RepositoryNotFoundException"):
-            raise ReleaseError(f"ECR repository {repo} does not exist (needed for {items[0][0]})") from None
-        except is_boto3_error_code("ImageNotFoundException"):
-            missing.extend(image for image, image_id in items if not _exists(ecr, account, repo, image_id))
-            continue
-        details = answer.get("imageDetails", [])
-        for image, image_id in items:
-            match = [
-                d
-                for d in details
-                if d["imageDigest"] == image_id.get("imageDigest") or image_id.get("imageTag") in d.get("imageTags", [])
-            ]
-            if not match:
-                raise ReleaseError(f"image {image} is missing from ECR repository {repo}")
-            resolved[image] = {
-                "digest": match[0]["imageDigest"],
-                "repository": f"{registry}/{repo}",
-                "registry": account,
-                "tag": image_id.get("imageTag", ""),
-            }
-    if missing:
-        raise ReleaseError(
-            f"image(s) missing from ECR: {', '.join(missing)}; push them first, or name a tag or digest that exists"
-        )
-    return resolved
-
-
-def pinned(digest_info: dict[str, str]) -> str:
-    return f"{digest_info['repository']}@{digest_info['digest']}"
-
-
-def digest_of(image: str) -> str:
-    return image.rsplit("@", 1)[1] if "@" in image else ""
-
-
-@_retry
-def _batch_get_image(ecr: Any, registry: str, repo: str, digest: str) -> dict[str, Any]:
-    return ecr.batch_get_image(registryId=registry, repositoryName=repo, imageIds=[{"imageDigest": digest}])
-
-
-@_retry
-def _put_image(ecr: Any, registry: str, repo: str, manifest: str, media_type: str | None, tag: str, digest: str):
-    kwargs = {"imageManifestMediaType": media_type} if media_type else {}
-    return ecr.put_image(
-        registryId=registry, repositoryName=repo, imageManifest=manifest, imageTag=tag, imageDigest=digest, **kwargs
-    )
-
-
-def protect_image(ecr: Any, image: str, tag: str) -> bool:
-    """Tag the image in its own repository so the lifecycle policy's stageflow- rule keeps it; True when tagged now."""
-    m = ECR_IMAGE.match(image)
-    if m is None or not m["digest"]:
-        return False
-    got = _batch_get_image(ecr, m["account"], m["repo"], m["digest"])
-    if not got.get("images"):
-        raise ReleaseError(f"image {image} is missing from ECR: it cannot be protected from expiry")
-    found = got["images"][0]
-    if tag in [i["imageId"].get("imageTag") for i in got["images"]]:
-        return False
-    try:
-        _put_image(
-            ecr, m["account"], m["repo"], found["imageManifest"], found.get("imageManifestMediaType"), tag, m["digest"]
-        )
-    except is_boto3_error_code("ImageAlreadyExistsException"):
-        return False
-    return True
 
 
 # --- planning ------------------------------------------------------------------------------------------------------
@@ -248,12 +120,12 @@ def plan_service(
             images[name] = {"before": before, "after": before, "reason": "not part of the release: kept"}
             continue
         info = digests[wanted[name]]
-        after = pinned(info)
-        same = digest_of(before) == info["digest"]
+        after = ecr_images.pinned(info)
+        same = ecr_images.digest_of(before) == info["digest"]
         images[name] = {
             "before": before,
             "after": before if same else after,
-            "before_digest": digest_of(before),
+            "before_digest": ecr_images.digest_of(before),
             "after_digest": info["digest"],
             "reason": "same digest: unchanged" if same else reasons.get(name, "new release"),
         }
@@ -278,18 +150,8 @@ def registration(target_td: dict[str, Any], new_images: dict[str, str]) -> dict[
     return body
 
 
-@_retry
-def _register(ecs: Any, body: dict[str, Any], tags: list[dict[str, str]]) -> dict[str, Any]:
-    return ecs.register_task_definition(**body, **({"tags": tags} if tags else {}))
-
-
 def register(ecs: Any, body: dict[str, Any], tags: list[dict[str, str]]) -> str:
-    return _register(ecs, body, tags)["taskDefinition"]["taskDefinitionArn"]
-
-
-@_retry
-def update_service(ecs: Any, cluster: str, service: str, task_definition: str) -> dict[str, Any]:
-    return ecs.update_service(cluster=cluster, service=service, taskDefinition=task_definition)["service"]
+    return api.register_task_definition(ecs, body, tags)["taskDefinition"]["taskDefinitionArn"]
 
 
 # --- waiting -------------------------------------------------------------------------------------------------------
@@ -326,7 +188,7 @@ def targets_healthy(elbv2: Any, service: dict[str, Any]) -> tuple[bool, str]:
         arn = lb.get("targetGroupArn")
         if not arn:
             continue
-        health = traffic.target_health(elbv2, arn)
+        health = elbv2_api.describe_target_health(elbv2, arn)
         states = [h["TargetHealth"]["State"] for h in health]
         healthy = states.count("healthy")
         if healthy < desired or any(s not in ("healthy", "draining") for s in states):

@@ -14,9 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-
-_retry = AWSRetry.jittered_backoff(retries=12, delay=1, max_delay=20)
+from ansible_collections.stageflow.aws.plugins.module_utils._dynamodb import api
 
 
 class StateError(Exception):
@@ -49,9 +47,8 @@ def from_dynamo(value: Any) -> Any:
 # --- the lock ------------------------------------------------------------------------------------------------------
 
 
-@_retry
 def get_lock(table: Any, environment: str) -> dict[str, Any] | None:
-    item = table.get_item(Key={"environment": environment}, ConsistentRead=True).get("Item")
+    item = api.get_item(table, {"environment": environment})
     return from_dynamo(item) if item else None
 
 
@@ -81,10 +78,10 @@ def release_message(environment: str, lock_id: str, holder: dict[str, Any] | Non
     )
 
 
-@_retry
 def _put_if_free(table: Any, item: dict[str, Any], now: int) -> None:
-    table.put_item(
-        Item=to_dynamo(item),
+    api.put_item(
+        table,
+        to_dynamo(item),
         ConditionExpression="attribute_not_exists(environment) OR expires_at < :now OR lock_id = :id",
         ExpressionAttributeValues={":now": now, ":id": item["lock_id"]},
     )
@@ -97,10 +94,10 @@ def acquire(table: Any, item: dict[str, Any], now: int) -> None:
         raise StateError(held_message(item["environment"], get_lock(table, item["environment"]))) from None
 
 
-@_retry
 def _update_if_ours(table: Any, environment: str, lock_id: str, expires_at: int) -> None:
-    table.update_item(
-        Key={"environment": environment},
+    api.update_item(
+        table,
+        {"environment": environment},
         UpdateExpression="SET expires_at = :exp",
         ConditionExpression="lock_id = :id",
         ExpressionAttributeValues={":exp": expires_at, ":id": lock_id},
@@ -114,10 +111,10 @@ def renew(table: Any, environment: str, lock_id: str, expires_at: int) -> None:
         raise StateError(renew_message(environment, lock_id, get_lock(table, environment))) from None
 
 
-@_retry
 def _delete_if_ours(table: Any, environment: str, lock_id: str) -> None:
-    table.delete_item(
-        Key={"environment": environment},
+    api.delete_item(
+        table,
+        {"environment": environment},
         ConditionExpression="lock_id = :id",
         ExpressionAttributeValues={":id": lock_id},
     )
@@ -130,17 +127,15 @@ def release(table: Any, environment: str, lock_id: str) -> None:
         raise StateError(release_message(environment, lock_id, get_lock(table, environment))) from None
 
 
-@_retry
 def force_release(table: Any, environment: str) -> None:
-    table.delete_item(Key={"environment": environment})
+    api.delete_item(table, {"environment": environment})
 
 
 # --- records -------------------------------------------------------------------------------------------------------
 
 
-@_retry
 def put_record(table: Any, record: dict[str, Any]) -> None:
-    table.put_item(Item=to_dynamo(record))
+    api.put_item(table, to_dynamo(record))
 
 
 def query_records(table: Any, environment: str, limit: int) -> list[dict[str, Any]]:
@@ -152,7 +147,7 @@ def query_records(table: Any, environment: str, limit: int) -> list[dict[str, An
         "ScanIndexForward": False,
     }
     while True:
-        page = _retry(table.query)(**kwargs)
+        page = api.query(table, **kwargs)
         items.extend(from_dynamo(i) for i in page.get("Items", []))
         if (limit and len(items) >= limit) or "LastEvaluatedKey" not in page:
             return items[:limit] if limit else items

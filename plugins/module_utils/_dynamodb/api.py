@@ -1,0 +1,36 @@
+# Copyright: Stageflow engineers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""DynamoDB table calls (boto3's Table resource), one small function each, retried on throttling."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+_retry = AWSRetry.jittered_backoff(retries=12, delay=1, max_delay=20)
+
+
+@_retry
+def get_item(table: Any, key: dict[str, Any]) -> dict[str, Any] | None:
+    return table.get_item(Key=key, ConsistentRead=True).get("Item")
+
+
+@_retry
+def put_item(table: Any, item: dict[str, Any], **conditions: Any) -> None:
+    table.put_item(Item=item, **conditions)
+
+
+@_retry
+def update_item(table: Any, key: dict[str, Any], **update: Any) -> None:
+    table.update_item(Key=key, **update)
+
+
+@_retry
+def delete_item(table: Any, key: dict[str, Any], **conditions: Any) -> None:
+    table.delete_item(Key=key, **conditions)
+
+
+@_retry
+def query(table: Any, **kwargs: Any) -> dict[str, Any]:
+    return table.query(**kwargs)

@@ -1,0 +1,31 @@
+# Copyright: Stageflow engineers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""ECR calls, one small function each, retried on throttling."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+_retry = AWSRetry.jittered_backoff(retries=12, delay=1, max_delay=20)
+
+
+@_retry
+def describe_images(ecr: Any, registry: str, repo: str, ids: list[dict[str, str]]) -> dict[str, Any]:
+    return ecr.describe_images(registryId=registry, repositoryName=repo, imageIds=ids)
+
+
+@_retry
+def batch_get_image(ecr: Any, registry: str, repo: str, digest: str) -> dict[str, Any]:
+    return ecr.batch_get_image(registryId=registry, repositoryName=repo, imageIds=[{"imageDigest": digest}])
+
+
+@_retry
+def put_image(
+    ecr: Any, registry: str, repo: str, manifest: str, media_type: str | None, tag: str, digest: str
+) -> dict[str, Any]:
+    kwargs = {"imageManifestMediaType": media_type} if media_type else {}
+    return ecr.put_image(
+        registryId=registry, repositoryName=repo, imageManifest=manifest, imageTag=tag, imageDigest=digest, **kwargs
+    )
