@@ -28,16 +28,24 @@ def _patterns(value: Any, name: str) -> list[str]:
     return value
 
 
+THROTTLE_SETTINGS = ("share", "seed", "limit", "services", "max_consecutive", "streak")
+
+
 @dataclass
 class Throttle:
+    """`share` of calls start a run of `streak` throttled answers to the same service; no service ever gets more than
+    `max_consecutive` in a row, so a client that retries long enough always gets through."""
+
     share: float = 0.0
     seed: int = 0
     limit: int | None = None
     services: list[str] = field(default_factory=list)
     max_consecutive: int = 2
+    streak: int = 1
     throttled: int = 0
     seen: int = 0
-    _consecutive: int = 0
+    longest_streak: int = 0
+    _consecutive: dict[str, int] = field(default_factory=dict)  # throttled answers in a row, per service
     _rng: random.Random = field(default_factory=lambda: random.Random(0))
 
     def as_dict(self) -> dict[str, Any]:
@@ -47,8 +55,10 @@ class Throttle:
             "limit": self.limit,
             "services": self.services,
             "max_consecutive": self.max_consecutive,
+            "streak": self.streak,
             "throttled": self.throttled,
             "seen": self.seen,
+            "longest_streak": self.longest_streak,
         }
 
 
@@ -90,11 +100,9 @@ class Faults:
 
     @staticmethod
     def _parse_throttle(body: dict[str, Any]) -> Throttle:
-        unknown = set(body) - {"share", "seed", "limit", "services", "max_consecutive"}
+        unknown = set(body) - set(THROTTLE_SETTINGS)
         if unknown:
-            raise FaultError(
-                f"unknown throttle setting(s) {sorted(unknown)}; allowed: share, seed, limit, services, max_consecutive"
-            )
+            raise FaultError(f"unknown throttle setting(s) {sorted(unknown)}; allowed: {', '.join(THROTTLE_SETTINGS)}")
         share = body.get("share")
         if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
             raise FaultError(f"throttle 'share' must be a number from 0 to 1, got {share!r}")
@@ -107,15 +115,26 @@ class Faults:
         services = body.get("services", [])
         if not isinstance(services, list) or not all(isinstance(s, str) for s in services):
             raise FaultError(f"throttle 'services' must be a list of service names like 'ecs', got {services!r}")
-        max_consecutive = body.get("max_consecutive", 2)
+        streak = body.get("streak", 1)
+        if isinstance(streak, bool) or not isinstance(streak, int) or streak < 1:
+            raise FaultError(
+                f"throttle 'streak' must be an integer >= 1 (throttled answers in a row to one service), got {streak!r}"
+            )
+        max_consecutive = body.get("max_consecutive", max(2, streak))
         if isinstance(max_consecutive, bool) or not isinstance(max_consecutive, int) or max_consecutive < 1:
             raise FaultError(f"throttle 'max_consecutive' must be an integer >= 1, got {max_consecutive!r}")
+        if max_consecutive < streak:
+            raise FaultError(
+                f"throttle 'max_consecutive' ({max_consecutive}) must be at least 'streak' ({streak}): a streak is "
+                "that many throttled answers in a row"
+            )
         return Throttle(
             share=float(share),
             seed=seed,
             limit=limit,
             services=services,
             max_consecutive=max_consecutive,
+            streak=streak,
             _rng=random.Random(seed),
         )
 
@@ -134,7 +153,10 @@ class Faults:
         return self._matches(self.hang, images)
 
     def should_throttle(self, service: str) -> bool:
-        """Decide for one AWS call; deterministic for a given seed and call order."""
+        """Decide for one AWS call; deterministic for a given seed and call order.
+
+        A streak under way is finished first: the service's next calls are throttled until it has had `streak` in a
+        row. Otherwise `share` decides, unless the service already had `max_consecutive` in a row."""
         with self._lock:
             t = self.throttle
             if t.share <= 0 or (t.services and service not in t.services):
@@ -142,10 +164,11 @@ class Faults:
             t.seen += 1
             if t.limit is not None and t.throttled >= t.limit:
                 return False
-            hit = t._rng.random() < t.share
-            if hit and t._consecutive >= t.max_consecutive:
-                hit = False
-            t._consecutive = t._consecutive + 1 if hit else 0
+            in_a_row = t._consecutive.get(service, 0)
+            streak_under_way = 0 < in_a_row < t.streak
+            hit = streak_under_way or (t._rng.random() < t.share and in_a_row < t.max_consecutive)
+            t._consecutive[service] = in_a_row + 1 if hit else 0
             if hit:
                 t.throttled += 1
+                t.longest_streak = max(t.longest_streak, t._consecutive[service])
             return hit

@@ -35,6 +35,32 @@ def test_throttle_limit_and_service_filter() -> None:
     assert [faults.should_throttle("ecs") for _attempt in range(5)] == [True, True, True, False, False]
 
 
+def test_a_throttle_streak_answers_more_times_in_a_row_than_botocore_retries() -> None:
+    faults = Faults()
+    # botocore's legacy retry mode, which amazon.aws's clients use, makes 5 attempts (DynamoDB 10).
+    faults.set("throttle", {"share": 0.3, "seed": 7, "streak": 11, "services": ["ecs", "dynamodb"]})
+    assert faults.as_dict()["throttle"]["max_consecutive"] == 11  # defaults to the streak
+    calls = [(service, faults.should_throttle(service)) for _call in range(300) for service in ("ecs", "dynamodb")]
+    for service in ("ecs", "dynamodb"):
+        runs, run = [], 0
+        for hit in [hit for called, hit in calls if called == service]:
+            if hit:
+                run += 1
+            elif run:
+                runs, run = [*runs, run], 0
+        # Every throttled call starts a run of exactly 11 answers to that service, and then one gets through.
+        assert runs and set(runs) == {11}, (service, runs)
+    state = faults.as_dict()["throttle"]
+    assert state["longest_streak"] == 11 and state["throttled"] == sum(hit for _service, hit in calls)
+
+
+def test_a_throttle_streak_is_cut_by_the_limit() -> None:
+    faults = Faults()
+    faults.set("throttle", {"share": 1, "streak": 6, "limit": 8})
+    assert [faults.should_throttle("ecs") for _call in range(9)] == [True] * 6 + [False] + [True] * 2
+    assert [faults.should_throttle("ecs") for _call in range(3)] == [False] * 3
+
+
 @pytest.mark.parametrize(
     ("name", "body", "message"),
     [
@@ -43,6 +69,15 @@ def test_throttle_limit_and_service_filter() -> None:
         ("throttle", {"share": 0.1, "seed": "x"}, "'seed' must be an integer"),
         ("throttle", {"share": 0.1, "limit": -1}, "'limit' must be a whole number"),
         ("throttle", {"share": 0.1, "max_consecutive": 0}, "max_consecutive"),
+        ("throttle", {"share": 0.1, "streak": 0}, "'streak' must be an integer >= 1"),
+        ("throttle", {"share": 0.1, "streak": True}, "'streak' must be an integer >= 1"),
+        ("throttle", {"share": 0.1, "streak": "6"}, "'streak' must be an integer >= 1"),
+        (
+            "throttle",
+            {"share": 0.1, "streak": 6, "max_consecutive": 5},
+            "'max_consecutive' \\(5\\) must be at least 'streak' \\(6\\)",
+        ),
+        ("throttle", {"share": 0.1, "burst": 3}, "allowed: share, seed, limit, services, max_consecutive, streak"),
         ("unhealthy", {}, "non-empty list"),
         ("hang", {"patterns": [""]}, "non-empty list"),
         ("nope", {}, "unknown fault 'nope'"),

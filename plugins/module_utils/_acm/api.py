@@ -6,12 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-
-_retry = AWSRetry.jittered_backoff(retries=10)
+from ansible_collections.stageflow.aws.plugins.module_utils.retries import aws_retry
 
 
-@_retry
+@aws_retry
 def list_certificates(client: Any) -> list[dict[str, Any]]:
     paginator = client.get_paginator("list_certificates")
     statuses = ["PENDING_VALIDATION", "ISSUED", "INACTIVE", "EXPIRED", "VALIDATION_TIMED_OUT", "FAILED"]
@@ -21,18 +19,18 @@ def list_certificates(client: Any) -> list[dict[str, Any]]:
     return summaries
 
 
-@_retry
+@aws_retry
 def describe_certificate(client: Any, arn: str) -> dict[str, Any]:
     return client.describe_certificate(CertificateArn=arn)["Certificate"]
 
 
-@_retry
+@aws_retry
 def list_tags(client: Any, arn: str) -> dict[str, str]:
     tags = client.list_tags_for_certificate(CertificateArn=arn).get("Tags", [])
     return {t["Key"]: t.get("Value", "") for t in tags}
 
 
-@_retry
+@aws_retry
 def request_certificate(client: Any, domain: str, alternatives: list[str], tags: dict[str, str]) -> str:
     kwargs: dict[str, Any] = {
         "DomainName": domain,
@@ -45,6 +43,6 @@ def request_certificate(client: Any, domain: str, alternatives: list[str], tags:
     return client.request_certificate(**kwargs)["CertificateArn"]
 
 
-@_retry
+@aws_retry
 def delete_certificate(client: Any, arn: str) -> None:
     client.delete_certificate(CertificateArn=arn)

@@ -8,12 +8,10 @@ import json
 from typing import Any
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-
-_retry = AWSRetry.jittered_backoff(retries=10)
+from ansible_collections.stageflow.aws.plugins.module_utils.retries import aws_retry
 
 
-@_retry
+@aws_retry
 def get_dashboard(client: Any, name: str) -> dict[str, Any] | None:
     try:
         body = client.get_dashboard(DashboardName=name)["DashboardBody"]
@@ -22,22 +20,22 @@ def get_dashboard(client: Any, name: str) -> dict[str, Any] | None:
     return json.loads(body)
 
 
-@_retry
+@aws_retry
 def put_dashboard(client: Any, name: str, body: dict[str, Any]) -> None:
     client.put_dashboard(DashboardName=name, DashboardBody=json.dumps(body, sort_keys=True))
 
 
-@_retry
+@aws_retry
 def delete_dashboard(client: Any, name: str) -> None:
     client.delete_dashboards(DashboardNames=[name])
 
 
-@_retry
+@aws_retry
 def list_dashboards(client: Any, prefix: str = "") -> list[dict[str, Any]]:
     kwargs = {"DashboardNamePrefix": prefix} if prefix else {}
     return client.get_paginator("list_dashboards").paginate(**kwargs).build_full_result()["DashboardEntries"]
 
 
-@_retry
+@aws_retry
 def describe_alarms(client: Any, names: list[str]) -> dict[str, Any]:
     return client.describe_alarms(AlarmNames=names, AlarmTypes=["MetricAlarm", "CompositeAlarm"])

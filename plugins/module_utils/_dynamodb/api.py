@@ -6,31 +6,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-
-_retry = AWSRetry.jittered_backoff(retries=12, delay=1, max_delay=20)
+from ansible_collections.stageflow.aws.plugins.module_utils.retries import aws_retry
 
 
-@_retry
+@aws_retry
 def get_item(table: Any, key: dict[str, Any]) -> dict[str, Any] | None:
     return table.get_item(Key=key, ConsistentRead=True).get("Item")
 
 
-@_retry
+@aws_retry
 def put_item(table: Any, item: dict[str, Any], **conditions: Any) -> None:
     table.put_item(Item=item, **conditions)
 
 
-@_retry
+@aws_retry
 def update_item(table: Any, key: dict[str, Any], **update: Any) -> None:
     table.update_item(Key=key, **update)
 
 
-@_retry
+@aws_retry
 def delete_item(table: Any, key: dict[str, Any], **conditions: Any) -> None:
     table.delete_item(Key=key, **conditions)
 
 
-@_retry
+@aws_retry
 def query(table: Any, **kwargs: Any) -> dict[str, Any]:
     return table.query(**kwargs)

@@ -6,22 +6,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-
-_retry = AWSRetry.jittered_backoff(retries=12, delay=1, max_delay=20)
+from ansible_collections.stageflow.aws.plugins.module_utils.retries import aws_retry
 
 
-@_retry
+@aws_retry
 def describe_volumes(ec2: Any, **kwargs: Any) -> list[dict[str, Any]]:
     return ec2.get_paginator("describe_volumes").paginate(**kwargs).build_full_result()["Volumes"]
 
 
-@_retry
+@aws_retry
 def describe_snapshots(ec2: Any, **kwargs: Any) -> list[dict[str, Any]]:
     return ec2.get_paginator("describe_snapshots").paginate(**kwargs).build_full_result()["Snapshots"]
 
 
-@_retry
+@aws_retry
 def create_snapshot(ec2: Any, volume_id: str, description: str, tags: dict[str, str]) -> dict[str, Any]:
     return ec2.create_snapshot(
         VolumeId=volume_id,
@@ -30,6 +28,6 @@ def create_snapshot(ec2: Any, volume_id: str, description: str, tags: dict[str, 
     )
 
 
-@_retry
+@aws_retry
 def delete_snapshot(ec2: Any, snapshot_id: str) -> None:
     ec2.delete_snapshot(SnapshotId=snapshot_id)

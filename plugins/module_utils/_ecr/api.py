@@ -6,22 +6,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-
-_retry = AWSRetry.jittered_backoff(retries=12, delay=1, max_delay=20)
+from ansible_collections.stageflow.aws.plugins.module_utils.retries import aws_retry
 
 
-@_retry
+@aws_retry
 def describe_images(ecr: Any, registry: str, repo: str, ids: list[dict[str, str]]) -> dict[str, Any]:
     return ecr.describe_images(registryId=registry, repositoryName=repo, imageIds=ids)
 
 
-@_retry
+@aws_retry
 def batch_get_image(ecr: Any, registry: str, repo: str, digest: str) -> dict[str, Any]:
     return ecr.batch_get_image(registryId=registry, repositoryName=repo, imageIds=[{"imageDigest": digest}])
 
 
-@_retry
+@aws_retry
 def put_image(
     ecr: Any, registry: str, repo: str, manifest: str, media_type: str | None, tag: str, digest: str
 ) -> dict[str, Any]:

@@ -6,26 +6,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-
-_retry = AWSRetry.jittered_backoff(retries=12, delay=1, max_delay=20)
+from ansible_collections.stageflow.aws.plugins.module_utils.retries import aws_retry
 
 
-@_retry
+@aws_retry
 def describe_services(ecs: Any, cluster: str, names: list[str]) -> dict[str, Any]:
     return ecs.describe_services(cluster=cluster, services=names)
 
 
-@_retry
+@aws_retry
 def describe_task_definition(ecs: Any, arn: str) -> dict[str, Any]:
     return ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])
 
 
-@_retry
+@aws_retry
 def register_task_definition(ecs: Any, body: dict[str, Any], tags: list[dict[str, str]]) -> dict[str, Any]:
     return ecs.register_task_definition(**body, **({"tags": tags} if tags else {}))
 
 
-@_retry
+@aws_retry
 def update_service(ecs: Any, cluster: str, service: str, task_definition: str) -> dict[str, Any]:
     return ecs.update_service(cluster=cluster, service=service, taskDefinition=task_definition)["service"]

@@ -6,26 +6,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-
-_retry = AWSRetry.jittered_backoff(retries=12, delay=1, max_delay=20)
+from ansible_collections.stageflow.aws.plugins.module_utils.retries import aws_retry
 
 
-@_retry
+@aws_retry
 def describe_rules(elbv2: Any, **kwargs: Any) -> list[dict[str, Any]]:
     return elbv2.describe_rules(**kwargs)["Rules"]
 
 
-@_retry
+@aws_retry
 def describe_target_groups(elbv2: Any, names: list[str]) -> list[dict[str, Any]]:
     return elbv2.describe_target_groups(Names=names)["TargetGroups"]
 
 
-@_retry
+@aws_retry
 def modify_rule(elbv2: Any, rule_arn: str, actions: list[dict[str, Any]]) -> None:
     elbv2.modify_rule(RuleArn=rule_arn, Actions=actions)
 
 
-@_retry
+@aws_retry
 def describe_target_health(elbv2: Any, arn: str) -> list[dict[str, Any]]:
     return elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]

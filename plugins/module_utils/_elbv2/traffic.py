@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.stageflow.aws.plugins.module_utils._elbv2 import api
 
 
@@ -48,7 +49,7 @@ def resolve_groups(elbv2: Any, weights: dict[str, int]) -> dict[str, int]:
     if names:
         try:
             found = api.describe_target_groups(elbv2, names)
-        except Exception as exc:  # TargetGroupNotFound and friends: name them
+        except is_boto3_error_code("TargetGroupNotFound") as exc:  # anything else (AccessDenied ...) is not "not found"
             raise TrafficError(f"target group(s) {', '.join(names)} not found: {exc}") from None
         arns = {g["TargetGroupName"]: g["TargetGroupArn"] for g in found}
     return {arns.get(k, k): int(v) for k, v in weights.items()}
