@@ -172,7 +172,7 @@ except ImportError:
     pass  # AnsibleAWSModule reports a missing botocore
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.stageflow.aws.plugins.module_utils._ecr import images
+from ansible_collections.stageflow.aws.plugins.module_utils._ecr import images as ecr_images
 from ansible_collections.stageflow.aws.plugins.module_utils._ecs import api as ecs_api
 from ansible_collections.stageflow.aws.plugins.module_utils._ecs import deploy as rel
 
@@ -222,8 +222,8 @@ def plan(module, ecs, ecr, tds, targets):
                         c: {
                             "before": before.get(c, ""),
                             "after": after.get(c, ""),
-                            "before_digest": images.digest_of(before.get(c, "")),
-                            "after_digest": images.digest_of(after.get(c, "")),
+                            "before_digest": ecr_images.digest_of(before.get(c, "")),
+                            "after_digest": ecr_images.digest_of(after.get(c, "")),
                             "reason": "unchanged" if same else f"back to {arn.rsplit('/', 1)[-1]}",
                         }
                         for c in sorted(set(before) | set(after))
@@ -234,7 +234,7 @@ def plan(module, ecs, ecr, tds, targets):
             )
         return plans
     wanted, reasons = release_of(module, ecs, tds, targets)
-    digests = images.resolve_digests(ecr, [i for images in wanted.values() for i in images.values()])
+    digests = ecr_images.resolve_digests(ecr, [i for named in wanted.values() for i in named.values()])
     plans = []
     for name in p["services"]:
         service = targets[name]
@@ -350,9 +350,9 @@ def main():
                 images = {
                     i["after"] for s in plans if s["changed"] for i in s["images"].values() if i["after"] != i["before"]
                 }
-                protected = [i for i in sorted(images) if images.protect_image(ecr, i, p["protect_tag"])]
+                protected = [i for i in sorted(images) if ecr_images.protect_image(ecr, i, p["protect_tag"])]
             plans, rolled_back, error = apply(module, ecs, elbv2, ecr, plans)
-    except (rel.ReleaseError, images.ImageError) as exc:
+    except (rel.ReleaseError, ecr_images.ImageError) as exc:
         module.fail_json(msg=str(exc))
     except (BotoCoreError, ClientError) as exc:
         module.fail_json_aws(exc, msg=f"ECS promotion to {p['cluster']} failed")
