@@ -6,7 +6,9 @@ amazon.aws's `AWSRetry.found()` matches exact error codes and, of the throttling
 `RequestLimitExceeded` and `TooManyRequestsException`. The JSON-protocol services a release talks to (ECS, ECR, ACM,
 DynamoDB, CloudWatch's JSON endpoint, SSM) answer `ThrottlingException`, DynamoDB also
 `ProvisionedThroughputExceededException`; without them the decorator never retries and only botocore's own few
-attempts (5 in its default legacy mode, 10 for DynamoDB) stand between a busy account and a failed release.
+attempts stand between a busy account and a failed release: amazon.aws's clients set no retry config, so that is
+botocore's default mode, "standard" in botocore 1.44 (3 attempts, 4 for DynamoDB), "legacy" in older ones (5, 10 for
+DynamoDB).
 """
 
 from __future__ import annotations

@@ -192,12 +192,13 @@ def test_a_deployment_that_never_stabilises_times_out_and_rolls_back(envs: Cloud
     assert records(envs, "dev")[0]["outcome"] == "rolled back"
 
 
-# botocore's default (legacy) retry mode, which amazon.aws's clients keep, makes 5 attempts per call, 10 for DynamoDB.
-# 11 throttled answers in a row get past botocore everywhere, so only the collection's own retry (aws_retry, which
-# knows ThrottlingException) carries the release through.
+# amazon.aws's clients set no retry config, so botocore's default applies: "standard" in the botocore installed here
+# (1.44: 3 attempts per call, 4 for DynamoDB), "legacy" in older ones (5, 10 for DynamoDB). 11 throttled answers in a
+# row get past botocore in either mode, so only the collection's own retry (aws_retry, which knows
+# ThrottlingException) carries the release through.
 THROTTLE_STREAK = 11
 # The services the collection's own modules call. SSM is left out: the amazon.aws.ssm_parameter lookup retries only
-# AWSRetry's default codes, which lack ThrottlingException (SSM's answer), so it has botocore's 5 attempts and no more.
+# AWSRetry's default codes, which lack ThrottlingException (SSM's answer), so it gets botocore's attempts only.
 # amazon.aws's elb_application_lb_info, rds_instance_snapshot and aws_caller_info do retry (ELBv2, RDS and STS answer
 # `Throttling`, which AWSRetry knows); ELBv2 is in because alb_traffic and ecs_promote call it.
 THROTTLED_SERVICES = ["ecs", "ecr", "elasticloadbalancing", "dynamodb", "ec2", "monitoring"]
@@ -205,7 +206,7 @@ THROTTLED_SERVICES = ["ecs", "ecr", "elasticloadbalancing", "dynamodb", "ec2", "
 
 def test_a_promotion_succeeds_with_30_percent_of_calls_throttled(envs: Cloud) -> None:
     v4 = build(envs, "v4")
-    # Each streak costs about 20 s of backoff (botocore's twice over, then ours), so six streaks bound the run time.
+    # Each streak costs about 15 s of backoff (botocore's within each of our 4 attempts), so six bound the run time.
     envs.control.set_fault(
         "throttle", share=0.3, seed=7, streak=THROTTLE_STREAK, services=THROTTLED_SERVICES, limit=6 * THROTTLE_STREAK
     )

@@ -37,7 +37,7 @@ def test_throttle_limit_and_service_filter() -> None:
 
 def test_a_throttle_streak_answers_more_times_in_a_row_than_botocore_retries() -> None:
     faults = Faults()
-    # botocore's legacy retry mode, which amazon.aws's clients use, makes 5 attempts (DynamoDB 10).
+    # botocore makes 3 attempts per call in its standard retry mode (DynamoDB 4), 5 in the legacy one (DynamoDB 10).
     faults.set("throttle", {"share": 0.3, "seed": 7, "streak": 11, "services": ["ecs", "dynamodb"]})
     assert faults.as_dict()["throttle"]["max_consecutive"] == 11  # defaults to the streak
     calls = [(service, faults.should_throttle(service)) for _call in range(300) for service in ("ecs", "dynamodb")]
