@@ -177,6 +177,12 @@ def check_ranges_and_rules(env: str, values: dict[str, Any]) -> list[str]:
         errors.append(
             f"environment '{env}': setting 'canary_steps' is {steps}; allowed: rising percentages above 0 ending at 100"
         )
+    pauses = values.get("canary_pauses")
+    if isinstance(pauses, list) and numbers and any(p not in steps or p == 100 for p in pauses):
+        errors.append(
+            f"environment '{env}': setting 'canary_pauses' is {pauses}; allowed: canary steps below 100 "
+            f"(of {steps}) after which a person resumes the release"
+        )
     tg = values.get("target_group_health_check") or {}
     if isinstance(tg.get("timeout"), int) and isinstance(tg.get("interval"), int) and tg["timeout"] >= tg["interval"]:
         errors.append(

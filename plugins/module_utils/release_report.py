@@ -44,7 +44,10 @@ def step_summary(result: dict[str, Any]) -> dict[str, Any]:
         "percent": result.get("item"),
         "weights": result.get("after", {}),
         "passed": gate.get("passed"),
+        "enforced": gate.get("enforced", True),
         "seconds": gate.get("seconds", 0),
+        "looks": gate.get("looks", 1),
+        "paused": gate.get("paused", ""),
         "gate": "; ".join(str(gate[k]) for k in ("alarms", "health") if gate.get(k)) or gate.get("why", ""),
         "failed": bool(result.get("failed")),
     }

@@ -11,9 +11,14 @@ description:
   - Sets the target group weights of a weighted forward rule, found by ARN or by listener and priority, without
     restating the load balancer. Other settings of the rule's actions (stickiness) are kept.
   - Reads the rule back and checks the weights after writing. Idempotent.
-  - One call is one step of a progressive shift. After the weights are set it waits O(bake_seconds), then runs the
-    gate - every named CloudWatch alarm is C(OK) and every target of the receiving groups is healthy. When the gate
-    fails it restores the weights the rule had before the call and fails.
+  - One call is one step of a progressive shift. After the weights are set it bakes O(bake_seconds), looking at the
+    gate every O(gate_interval) seconds meanwhile and once more at the end - every named CloudWatch alarm is C(OK) and
+    every target of the receiving groups is healthy - and stops at the first look that fails. When the gate fails it
+    restores the weights the rule had before the call and fails.
+  - O(gate_mode=report) is for moves that put traffic back (rescues, rollbacks, aborts) - they must not be blocked by
+    the alarms of the release they undo. The gate is looked at and reported, never fails the call.
+  - With O(lock), the environment's deployment lock is renewed while the step bakes; losing it (an abort took it over)
+    stops the step, leaving the weights to the new holder.
   - Loop over it in a playbook for steps (10, 50, 100), so that each step shows in Ansible's output as it happens.
 author:
   - Stageflow engineers (@stageflow)
@@ -50,7 +55,28 @@ options:
     description: Restore the weights the rule had before this call when the gate fails.
     type: bool
     default: true
+  gate_mode:
+    description: C(enforce) fails the step when the gate fails; C(report) only reports what the gate sees.
+    type: str
+    choices: [enforce, report]
+    default: enforce
+  gate_interval:
+    description: Seconds between two looks at the gate during the bake.
+    type: int
+    default: 10
+  pause:
+    description:
+      - After the bake's gate passes, wait for a person - C(deploy_lock state=resumed), which C(playbooks/resume.yml)
+        runs - still looking at the gate every O(gate_interval) seconds (a failure stops the step as during the bake).
+        The pause is written on the lock item (C(paused_percent)), so others can see it. Needs O(lock).
+    type: bool
+    default: false
+  pause_timeout:
+    description: Seconds a paused step waits to be resumed before it fails (and restores, as a failed gate does).
+    type: int
+    default: 3600
 extends_documentation_fragment:
+  - stageflow.aws.lease
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -88,7 +114,8 @@ gate:
   description: C(passed), C(failed) with C(why), or C(skipped).
   returned: always
   type: dict
-  sample: {"passed": true, "alarms": "2 alarm(s) OK", "health": "1 target group(s) all healthy", "seconds": 300.2}
+  sample: {"passed": true, "enforced": true, "alarms": "2 alarm(s) OK", "health": "1 target group(s) all healthy",
+    "seconds": 300.2, "looks": 31}
 restored:
   description: Whether the weights were restored after a failed gate.
   returned: always
@@ -103,8 +130,61 @@ except ImportError:
     pass  # AnsibleAWSModule reports a missing botocore
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.stageflow.aws.plugins.module_utils._cloudwatch import alarms
+from ansible_collections.stageflow.aws.plugins.module_utils._cloudwatch import alarms as cw_alarms
+from ansible_collections.stageflow.aws.plugins.module_utils._dynamodb import state as st
 from ansible_collections.stageflow.aws.plugins.module_utils._elbv2 import traffic
+
+
+def look(elbv2, cloudwatch, alarms, receiving):
+    """One look at the gate: (passed, alarms said, health said)."""
+    alarms_ok, alarms_why = cw_alarms.alarm_gate(cloudwatch, alarms)
+    health_ok, health_why = traffic.health_gate(elbv2, receiving) if alarms_ok else (False, "not checked")
+    return alarms_ok and health_ok, alarms_why, health_why
+
+
+def bake(module, elbv2, cloudwatch, receiving, lease, changed):
+    """Bake, looking at the gate every gate_interval seconds and at the end; stop at the first failing look."""
+    p = module.params
+    started = time.monotonic()
+    end = started + (p["bake_seconds"] if changed else 0)
+    looks = 0
+    while True:
+        if lease is not None:
+            lease.keep()
+        passed, alarms_why, health_why = look(elbv2, cloudwatch, p["gate_alarms"], receiving)
+        looks += 1
+        left = end - time.monotonic()
+        if not passed or left <= 0:
+            break
+        pause = min(left, float(p["gate_interval"]))
+        if lease is not None:
+            lease.sleep(pause)
+        else:
+            time.sleep(pause)
+    return {
+        "passed": passed,
+        "enforced": p["gate_mode"] == "enforce",
+        "alarms": alarms_why,
+        "health": health_why,
+        "seconds": round(time.monotonic() - started, 1),
+        "looks": looks,
+    }
+
+
+def pause(module, elbv2, cloudwatch, receiving, lease, percent):
+    """Wait until a person resumes the step, looking at the gate meanwhile. Returns (resumed, gate, why)."""
+    p = module.params
+    lease.mark(paused_percent=percent)
+    started = time.monotonic()
+    while True:
+        passed, alarms_why, health_why = look(elbv2, cloudwatch, p["gate_alarms"], receiving)
+        if not passed:
+            return False, alarms_why if health_why == "not checked" else health_why
+        if lease.read().get("resumed_percent") == percent:
+            return True, f"resumed after {round(time.monotonic() - started, 1)}s"
+        if time.monotonic() - started >= p["pause_timeout"]:
+            return False, f"not resumed within {p['pause_timeout']}s (playbooks/resume.yml)"
+        lease.sleep(float(p["gate_interval"]))
 
 
 def main():
@@ -118,10 +198,16 @@ def main():
             gate_alarms=dict(type="list", elements="str", default=[]),
             gate_target_groups=dict(type="list", elements="str"),
             restore_on_failure=dict(type="bool", default=True),
+            gate_mode=dict(type="str", choices=["enforce", "report"], default="enforce"),
+            gate_interval=dict(type="int", default=10),
+            pause=dict(type="bool", default=False),
+            pause_timeout=dict(type="int", default=3600),
+            lock=st.LEASE_OPTION,
         ),
         required_one_of=[("rule_arn", "listener_arn")],
         mutually_exclusive=[("rule_arn", "listener_arn")],
         required_together=[("listener_arn", "priority")],
+        required_if=[("pause", True, ("lock",))],
         supports_check_mode=True,
     )
     p = module.params
@@ -134,6 +220,8 @@ def main():
         module.fail_json(msg=f"weights must be 0-999 each and not all 0 (ALB's limits), got {p['weights']}")
     if p["bake_seconds"] < 0:
         module.fail_json(msg=f"bake_seconds must be >= 0, got {p['bake_seconds']}")
+    if p["gate_interval"] < 1:
+        module.fail_json(msg=f"gate_interval must be at least 1 second, got {p['gate_interval']}")
     elbv2, cloudwatch = module.client("elbv2"), module.client("cloudwatch")
     result = {"changed": False, "restored": False, "gate": {"passed": None, "why": "skipped"}}
     try:
@@ -150,32 +238,37 @@ def main():
             result["diff"] = {"before": before, "after": wanted}
         if module.check_mode:
             module.exit_json(**result)
+        started = time.monotonic()
+        lease = st.lease_from(module, p["lock"])
+        if lease is not None:
+            lease.keep()  # still this run's, before the weights move
         if result["changed"]:
             traffic.set_weights(elbv2, rule, wanted)
-        started = time.monotonic()
-        if p["bake_seconds"] and result["changed"]:
-            time.sleep(p["bake_seconds"])
         receiving = p["gate_target_groups"]
         receiving = (
             list(traffic.resolve_groups(elbv2, {g: 1 for g in receiving}))
             if receiving is not None
             else [arn for arn, w in wanted.items() if w > 0]
         )
-        alarms_ok, alarms_why = alarms.alarm_gate(cloudwatch, p["gate_alarms"])
-        health_ok, health_why = traffic.health_gate(elbv2, receiving) if alarms_ok else (False, "not checked")
-        result["gate"] = {
-            "passed": alarms_ok and health_ok,
-            "alarms": alarms_why,
-            "health": health_why,
-            "seconds": round(time.monotonic() - started, 1),
-        }
-        if not result["gate"]["passed"]:
-            why = alarms_why if not alarms_ok else health_why
+        result["gate"] = bake(module, elbv2, cloudwatch, receiving, lease, result["changed"])
+        if p["pause"] and result["gate"]["passed"]:
+            percent = wanted[receiving[0]] if receiving else max(wanted.values())
+            resumed, why = pause(module, elbv2, cloudwatch, receiving, lease, percent)
+            result["gate"].update(paused=why, seconds=round(time.monotonic() - started, 1))
+            if not resumed:
+                result["gate"].update(passed=False, health=why)
+        if not result["gate"]["passed"] and p["gate_mode"] == "enforce":
+            gate = result["gate"]
+            why = gate["alarms"] if gate["health"] == "not checked" else gate["health"]
             if p["restore_on_failure"] and result["changed"]:
                 traffic.set_weights(elbv2, rule, before)
                 result.update(after=before, restored=True)
             restored = " The weights before this step were restored." if result["restored"] else ""
-            module.fail_json(msg=f"gate failed after setting {wanted_raw}: {why}.{restored}", **result)
+            module.fail_json(
+                msg=f"gate failed {gate['seconds']}s after setting {wanted_raw}: {why}.{restored}", **result
+            )
+    except st.LeaseLost as exc:
+        module.fail_json(msg=f"stopped: {exc}; the weights are left to the lock's new holder", **result)
     except traffic.TrafficError as exc:
         module.fail_json(msg=str(exc), **result)
     except (BotoCoreError, ClientError) as exc:

@@ -12,6 +12,10 @@ description:
     owner, the purpose, the lock id, when it was acquired and when its lease expires.
   - Acquiring uses a conditional write, so of two runs at once exactly one gets the lock; the other fails, naming who
     holds it and since when. A lease that has expired counts as free, so a killed run cannot block forever.
+  - Leases are judged by DynamoDB's clock (the Date of its answer), never the controller's, so a controller whose clock
+    is wrong can neither take a live lock nor cut its own lease short.
+  - With O(records_table), acquiring is also refused while the newest deploy, promote or rollback record there is still
+    C(started) - an interrupted release, which C(playbooks/abort.yml) must close first.
   - Renewing extends the lease of a lock this run holds. Releasing deletes it only if this run holds it.
   - O(force=true) releases a lock whoever holds it; it needs a O(reason), which is recorded in O(records_table).
 author:
@@ -26,9 +30,12 @@ options:
     type: str
     required: true
   state:
-    description: C(acquired), C(renewed) or C(released).
+    description:
+      - C(acquired), C(renewed) or C(released).
+      - C(resumed) tells the release that holds the lock, paused after a canary step (C(canary_pauses)), to go on;
+        it fails when no release is paused, and changes nothing else.
     type: str
-    choices: [acquired, renewed, released]
+    choices: [acquired, renewed, released, resumed]
     default: acquired
   lock_id:
     description:
@@ -56,8 +63,24 @@ options:
     type: str
     default: ""
   records_table:
-    description: The deployment records table, where a forced release is recorded.
+    description:
+      - The deployment records table. A forced release is recorded there; acquiring (without O(take_over_release))
+        is refused while its newest release record is open.
     type: str
+  take_over_release:
+    description:
+      - When acquiring, take the lock over from a release run (purpose C(deploy), C(promote), C(rollback) or C(abort)),
+        whether or not its lease runs - what an abort does; the run it takes it from loses its lease at its next
+        renewal and stops. Never takes the lock of another kind of run (a provision).
+    type: bool
+    default: false
+  missing_table:
+    description:
+      - C(ignore) treats a lock table that does not exist as "no lock" and changes nothing (an environment being
+        created, whose lock table is built later in the same run); C(fail) fails.
+    type: str
+    choices: [fail, ignore]
+    default: fail
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -97,11 +120,19 @@ previous:
   description: The lock before the call (empty when there was none).
   returned: always
   type: dict
+open_release:
+  description: The interrupted release that refused the lock (when acquiring with O(records_table)), else empty.
+  returned: always
+  type: dict
+table_exists:
+  description: Whether the lock table exists (false only with O(missing_table=ignore)).
+  returned: always
+  type: bool
 """
 
+import datetime
 import getpass
 import socket
-import time
 import uuid
 
 try:
@@ -109,8 +140,67 @@ try:
 except ImportError:
     pass  # AnsibleAWSModule reports a missing botocore
 
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.stageflow.aws.plugins.module_utils._dynamodb import state as st
+
+RELEASE_PURPOSE = ("deploy ", "promote ", "rollback ", "abort ")
+
+
+def acquire(module, table, records, env, previous, clock, result):
+    p = module.params
+    now = clock.now()
+    held = st.is_held(previous, now)
+    ours = held and previous.get("lock_id") == p["lock_id"]
+    take_over = None
+    if held and not ours:
+        if not (p["take_over_release"] and str(previous.get("purpose", "")).startswith(RELEASE_PURPOSE)):
+            module.fail_json(msg=st.held_message(env, previous), **result)
+        take_over = previous.get("lock_id")
+    if records is not None and not p["take_over_release"]:
+        interrupted = st.open_release(records, env)
+        if interrupted and interrupted.get("id") != p["lock_id"]:
+            result["open_release"] = interrupted
+            module.fail_json(msg=st.open_message(env, interrupted), **result)
+    if ours:
+        return
+    item = {
+        "environment": env,
+        "lock_id": p["lock_id"] or str(uuid.uuid4()),
+        "owner": p["owner"] or f"{getpass.getuser()}@{socket.gethostname()}",
+        "purpose": p["purpose"],
+        "acquired_at": st.iso(datetime.datetime.fromtimestamp(now, datetime.timezone.utc)),
+        "expires_at": int(now + p["lease_seconds"]),
+    }
+    if previous:
+        item["took_over_expired" if not take_over else "took_over"] = previous.get("lock_id", "")
+    if not module.check_mode:
+        st.acquire(table, item, int(now), take_over)
+    result.update(changed=True, lock=item)
+
+
+def force_release(module, table, env, previous, clock, result):
+    p = module.params
+    if not previous:
+        return
+    if not module.check_mode:
+        st.force_release(table, env)
+        if p["records_table"]:
+            st.put_record(
+                module.resource("dynamodb").Table(p["records_table"]),
+                {
+                    "environment": env,
+                    "started_at": st.iso(st.utcnow()),
+                    "id": f"force-release-{uuid.uuid4().hex[:8]}",
+                    "kind": "force-release",
+                    "outcome": "released",
+                    "who": p["owner"] or f"{getpass.getuser()}@{socket.gethostname()}",
+                    "reason": p["reason"],
+                    "released_lock": previous,
+                    "expires_at": int(clock.now() + 400 * 86400),
+                },
+            )
+    result.update(changed=True, lock={})
 
 
 def main():
@@ -118,7 +208,7 @@ def main():
         argument_spec=dict(
             table=dict(type="str", required=True),
             environment=dict(type="str", required=True),
-            state=dict(type="str", choices=["acquired", "renewed", "released"], default="acquired"),
+            state=dict(type="str", choices=["acquired", "renewed", "released", "resumed"], default="acquired"),
             lock_id=dict(type="str"),
             owner=dict(type="str", default=""),
             purpose=dict(type="str", default=""),
@@ -126,6 +216,8 @@ def main():
             force=dict(type="bool", default=False),
             reason=dict(type="str", default=""),
             records_table=dict(type="str"),
+            take_over_release=dict(type="bool", default=False),
+            missing_table=dict(type="str", choices=["fail", "ignore"], default="fail"),
         ),
         supports_check_mode=True,
     )
@@ -138,59 +230,43 @@ def main():
         module.fail_json(msg="renewing needs the lock_id the lock was acquired with")
     if p["state"] == "released" and not p["force"] and not p["lock_id"]:
         module.fail_json(msg="releasing needs the lock_id it was acquired with, or force=true with a reason")
-    table = module.resource("dynamodb").Table(p["table"])
-    now = time.time()
+    if p["take_over_release"] and p["state"] != "acquired":
+        module.fail_json(msg="take_over_release applies to acquiring: set state=acquired")
+    dynamodb = module.resource("dynamodb")
+    table = dynamodb.Table(p["table"])
+    records = dynamodb.Table(p["records_table"]) if p["records_table"] and p["state"] == "acquired" else None
     env = p["environment"]
+    clock = st.Clock()
+    result = {"previous": {}, "changed": False, "lock": {}, "open_release": {}, "table_exists": True}
     try:
-        previous = st.get_lock(table, env) or {}
-        held = bool(previous) and int(previous.get("expires_at", 0)) >= now
-        ours = held and previous.get("lock_id") == p["lock_id"]
-        result = {"previous": previous, "changed": False, "lock": previous if held else {}}
+        try:
+            previous = st.read_lock(table, env, clock) or {}
+        except is_boto3_error_code("ResourceNotFoundException"):
+            if p["missing_table"] != "ignore":
+                raise
+            result["table_exists"] = False
+            module.exit_json(**result)
+        held = st.is_held(previous, clock.now())
+        result.update(previous=previous, lock=previous if held else {})
         if p["state"] == "acquired":
-            if held and not ours:
-                module.fail_json(msg=st.held_message(env, previous), **result)
-            if not ours:
-                item = {
-                    "environment": env,
-                    "lock_id": p["lock_id"] or str(uuid.uuid4()),
-                    "owner": p["owner"] or f"{getpass.getuser()}@{socket.gethostname()}",
-                    "purpose": p["purpose"],
-                    "acquired_at": st.iso(st.utcnow()),
-                    "expires_at": int(now + p["lease_seconds"]),
-                }
-                if previous:
-                    item["took_over_expired"] = previous.get("lock_id", "")
-                if not module.check_mode:
-                    st.acquire(table, item, int(now))
-                result.update(changed=True, lock=item)
+            acquire(module, table, records, env, previous, clock, result)
         elif p["state"] == "renewed":
-            if not ours:
+            if previous.get("lock_id") != p["lock_id"]:
                 module.fail_json(msg=st.renew_message(env, p["lock_id"], previous or None), **result)
-            expires = int(now + p["lease_seconds"])
+            expires = int(clock.now() + p["lease_seconds"])
             if not module.check_mode:
                 st.renew(table, env, p["lock_id"], expires)
             result.update(changed=True, lock={**previous, "expires_at": expires})
+        elif p["state"] == "resumed":
+            paused = previous.get("paused_percent")
+            if not held or paused is None or previous.get("resumed_percent") == paused:
+                what = f"{st.describe_holder(previous)}, not paused" if held else "free"
+                module.fail_json(msg=f"no release of {env} is paused to resume: the lock is {what}", **result)
+            if not module.check_mode:
+                st.resume(table, env, previous)
+            result.update(changed=True, lock={**previous, "resumed_percent": paused})
         elif p["force"]:
-            if previous:
-                if not module.check_mode:
-                    st.force_release(table, env)
-                    if p["records_table"]:
-                        records = module.resource("dynamodb").Table(p["records_table"])
-                        st.put_record(
-                            records,
-                            {
-                                "environment": env,
-                                "started_at": st.iso(st.utcnow()),
-                                "id": f"force-release-{uuid.uuid4().hex[:8]}",
-                                "kind": "force-release",
-                                "outcome": "released",
-                                "who": p["owner"] or f"{getpass.getuser()}@{socket.gethostname()}",
-                                "reason": p["reason"],
-                                "released_lock": previous,
-                                "expires_at": int(now + 400 * 86400),
-                            },
-                        )
-                result.update(changed=True, lock={})
+            force_release(module, table, env, previous, clock, result)
         elif previous:
             if previous.get("lock_id") != p["lock_id"]:
                 if held:
@@ -200,7 +276,7 @@ def main():
                     st.release(table, env, p["lock_id"])
                 result.update(changed=True, lock={})
     except st.StateError as exc:
-        module.fail_json(msg=str(exc))
+        module.fail_json(msg=str(exc), **result)
     except (BotoCoreError, ClientError) as exc:
         module.fail_json_aws(exc, msg=f"the deployment lock of {env} in {p['table']} could not be read or written")
     if module._diff:

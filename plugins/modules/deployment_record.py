@@ -24,7 +24,7 @@ options:
     required: true
   record:
     description:
-      - The record. It must have C(id), C(kind) (deploy, promote or rollback), C(started_at) (ISO 8601 UTC) and
+      - The record. It must have C(id), C(kind) (deploy, promote, rollback or abort), C(started_at) (ISO 8601 UTC) and
         C(outcome); by convention also C(who), C(source), C(target), C(services) (per service the task definitions
         and images before and after), C(snapshots), C(steps), C(finished_at) and C(duration_seconds).
     type: dict
@@ -89,7 +89,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.stageflow.aws.plugins.module_utils._dynamodb import state as st
 
-KINDS = ("deploy", "promote", "rollback")
+KINDS = ("deploy", "promote", "rollback", "abort")
 REPORT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,200}")
 
 

@@ -24,12 +24,12 @@ options:
     description: Only the record with this id.
     type: str
   kinds:
-    description: Only records of these kinds (deploy, promote, rollback, force-release).
+    description: Only records of these kinds (deploy, promote, rollback, abort, force-release).
     type: list
     elements: str
     default: []
   outcomes:
-    description: Only records with these outcomes (succeeded, rolled back, failed, started).
+    description: Only records with these outcomes (succeeded, rolled back, failed, aborted, started).
     type: list
     elements: str
     default: []
@@ -37,6 +37,11 @@ options:
     description: At most this many records (after filtering); 0 for all.
     type: int
     default: 20
+  lock_table:
+    description:
+      - The environment's lock table. When given, the lock is returned (while its lease runs, by DynamoDB's clock) and
+        each C(started) record says whether it is C(interrupted) - its run no longer holds the lock - or in progress.
+    type: str
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -59,6 +64,10 @@ records:
   returned: always
   type: list
   elements: dict
+lock:
+  description: With O(lock_table), the environment's lock while its lease runs; empty when free.
+  returned: always
+  type: dict
 """
 
 try:
@@ -79,14 +88,24 @@ def main():
             kinds=dict(type="list", elements="str", default=[]),
             outcomes=dict(type="list", elements="str", default=[]),
             limit=dict(type="int", default=20),
+            lock_table=dict(type="str"),
         ),
         supports_check_mode=True,
     )
     p = module.params
+    lock = {}
     try:
         records = st.query_records(module.resource("dynamodb").Table(p["table"]), p["environment"], 0)
+        if p["lock_table"]:
+            clock = st.Clock()
+            found = st.read_lock(module.resource("dynamodb").Table(p["lock_table"]), p["environment"], clock)
+            lock = found if st.is_held(found, clock.now()) else {}
     except (BotoCoreError, ClientError) as exc:
         module.fail_json_aws(exc, msg=f"the history of {p['environment']} could not be read from {p['table']}")
+    if p["lock_table"]:
+        for record in records:
+            if record.get("outcome") == "started":
+                record["interrupted"] = lock.get("lock_id") != record.get("id")
     records = [
         r
         for r in records
@@ -94,7 +113,7 @@ def main():
         and (not p["kinds"] or r.get("kind") in p["kinds"])
         and (not p["outcomes"] or r.get("outcome") in p["outcomes"])
     ]
-    module.exit_json(changed=False, records=records[: p["limit"]] if p["limit"] else records)
+    module.exit_json(changed=False, records=records[: p["limit"]] if p["limit"] else records, lock=lock)
 
 
 if __name__ == "__main__":

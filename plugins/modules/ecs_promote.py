@@ -88,6 +88,7 @@ options:
     type: str
     default: ""
 extends_documentation_fragment:
+  - stageflow.aws.lease
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -172,6 +173,7 @@ except ImportError:
     pass  # AnsibleAWSModule reports a missing botocore
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.stageflow.aws.plugins.module_utils._dynamodb import state as st
 from ansible_collections.stageflow.aws.plugins.module_utils._ecr import images as ecr_images
 from ansible_collections.stageflow.aws.plugins.module_utils._ecs import api as ecs_api
 from ansible_collections.stageflow.aws.plugins.module_utils._ecs import deploy as rel
@@ -245,9 +247,10 @@ def plan(module, ecs, ecr, tds, targets):
     return plans
 
 
-def apply(module, ecs, elbv2, ecr, plans):
+def apply(module, ecs, elbv2, ecr, plans, lease=None):
     """Register, update and wait; on failure roll back what was updated. Returns (plans, rolled_back, error)."""
     p = module.params
+    sleep = lease.sleep if lease is not None else time.sleep
     cluster = p["cluster"]
     tags = [{"key": "StageflowRelease", "value": p["release_id"]}] if p["release_id"] else []
     registered = {}
@@ -278,6 +281,7 @@ def apply(module, ecs, elbv2, ecr, plans):
             {s["service"]: s["task_definition"] for s in group},
             max(0.0, deadline - time.monotonic()),
             p["poll_interval"],
+            sleep=sleep,
             timeout_label=p["wait_timeout"],
         )
         for step in group:
@@ -291,7 +295,9 @@ def apply(module, ecs, elbv2, ecr, plans):
         rolled_back = True
         back = {s["service"]: s["previous_task_definition"] for s in updated}
         rel.in_parallel(lambda s: ecs_api.update_service(ecs, cluster, s, back[s]), list(back))
-        states = rel.wait_for(ecs, elbv2, cluster, back, max(60.0, p["wait_timeout"] / 2), p["poll_interval"])
+        states = rel.wait_for(
+            ecs, elbv2, cluster, back, max(60.0, p["wait_timeout"] / 2), p["poll_interval"], sleep=sleep
+        )
         for step in updated:
             restored = states[step["service"]]
             step["failed_task_definition"] = step["task_definition"]
@@ -317,6 +323,7 @@ def main():
             rollback_on_failure=dict(type="bool", default=True),
             protect_tag=dict(type="str", default=""),
             release_id=dict(type="str", default=""),
+            lock=st.LEASE_OPTION,
         ),
         required_one_of=[("source_services", "images", "task_definitions")],
         mutually_exclusive=[("source_services", "images", "task_definitions")],
@@ -351,7 +358,14 @@ def main():
                     i["after"] for s in plans if s["changed"] for i in s["images"].values() if i["after"] != i["before"]
                 }
                 protected = [i for i in sorted(images) if ecr_images.protect_image(ecr, i, p["protect_tag"])]
-            plans, rolled_back, error = apply(module, ecs, elbv2, ecr, plans)
+            lease = st.lease_from(module, p["lock"])
+            if lease is not None:
+                lease.keep()  # still this run's, before any service moves
+            plans, rolled_back, error = apply(module, ecs, elbv2, ecr, plans, lease)
+    except st.LeaseLost as exc:
+        module.fail_json(
+            msg=f"stopped waiting for {p['cluster']}: {exc}; the services are left to the lock's new holder"
+        )
     except (rel.ReleaseError, ecr_images.ImageError) as exc:
         module.fail_json(msg=str(exc))
     except (BotoCoreError, ClientError) as exc:

@@ -10,8 +10,13 @@ from ansible_collections.stageflow.aws.plugins.module_utils.retries import aws_r
 
 
 @aws_retry
+def get_item_response(table: Any, key: dict[str, Any]) -> dict[str, Any]:
+    """The whole answer: the item and the response metadata (its Date header is DynamoDB's clock)."""
+    return table.get_item(Key=key, ConsistentRead=True)
+
+
 def get_item(table: Any, key: dict[str, Any]) -> dict[str, Any] | None:
-    return table.get_item(Key=key, ConsistentRead=True).get("Item")
+    return get_item_response(table, key).get("Item")
 
 
 @aws_retry

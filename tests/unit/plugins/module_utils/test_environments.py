@@ -181,3 +181,15 @@ def test_canary_steps_must_rise_to_100(inventory) -> None:
     assert errors == [
         "environment 'prod': setting 'canary_steps' is [50, 10, 100]; allowed: rising percentages above 0 ending at 100"
     ]
+
+
+def test_canary_pauses_must_be_canary_steps_below_100(inventory) -> None:
+    broken = copy.deepcopy(inventory)
+    broken["prod"]["canary_pauses"] = [10, 100]
+    errors, _facts = run(broken, requested=["prod"])
+    assert errors == [
+        "environment 'prod': setting 'canary_pauses' is [10, 100]; allowed: canary steps below 100 (of [10, 50, 100]) "
+        "after which a person resumes the release"
+    ]
+    broken["prod"]["canary_pauses"] = [50]
+    assert run(broken, requested=["prod"])[0] == []
