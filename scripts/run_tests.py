@@ -131,10 +131,12 @@ def suite_pytest(name: str, *args: str) -> Result:
 OUTPUT = ROOT / "tests" / "output"
 # The integration tests run as two pytest processes, each with a local cloud of its own, about equal in time (see
 # docs/performance.md). New test files join the second shard. In the first, the AWX jobs provision dev, staging and
-# prod and leave a snapshot of them that the promotion tests restore instead of provisioning again: keep them together.
+# prod and leave a snapshot of them that the promotion and release safety tests restore instead of provisioning
+# again: keep them together.
 RELEASE_FILES = (
     "tests/integration/test_awx_jobs.py",
     "tests/integration/test_promotion.py",
+    "tests/integration/test_release_safety.py",
 )
 INTEGRATION_SHARDS = {
     "releases": list(RELEASE_FILES),

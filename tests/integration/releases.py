@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
 
 from localcloud.client import push_image
-from tests.conftest import Cloud
+from tests.conftest import ROOT, Cloud
 
 REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 ROLLING = {"dev"}  # one service, no colours (group_vars/dev.yml: deployment_strategy rolling)
@@ -81,3 +86,73 @@ def served(cloud: Cloud, env: str) -> dict:
     """One request through the environment's load balancer."""
     status, body = cloud.control.lb_get(f"{env}-movie-app-alb")
     return {**body, "http_status": status}
+
+
+def start(cloud: Cloud, playbook: str, *args: str, stdout: int = subprocess.DEVNULL) -> subprocess.Popen:
+    """A release playbook in the background, for runs that race or are killed."""
+    command = [str(Path(sys.executable).parent / "ansible-playbook"), f"playbooks/{playbook}.yml"]
+    env = {**cloud.env, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
+    command += ["-e", f"@{cloud.vars_file}", *args]
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=stdout, text=True, start_new_session=True)
+
+
+def start_promotion(cloud: Cloud, *args: str, stdout: int) -> subprocess.Popen:
+    """promote.yml in the background."""
+    return start(cloud, "promote", *args, stdout=stdout)
+
+
+def release(cloud: Cloud, playbook: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
+    return cloud.playbook(f"playbooks/{playbook}.yml", "-e", f"@{cloud.vars_file}", *args, **kwargs)
+
+
+def when(condition: Callable[[], bool], then: Callable[[], None], timeout: float = 120) -> threading.Thread:
+    """Run `then` once `condition` holds (polled), in the background: a fault that strikes mid-release."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if condition():
+                    then()
+                    return
+            except Exception:  # the cloud is busy or the resource is not there yet; poll again
+                pass
+            time.sleep(0.2)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 120, what: str = "the condition") -> None:
+    """Poll `condition` (errors count as not yet) until it holds; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return
+        except Exception:  # the resource is not there yet
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{what} did not happen within {timeout}s")
+
+
+def shifting_to(cloud: Cloud, env: str, colour: str) -> Callable[[], bool]:
+    """True once a traffic step sends the colour part, not all, of the environment's requests."""
+    return lambda: 0 < live(cloud, env)["weights"].get(colour, 0) < 100
+
+
+def lock_of(cloud: Cloud, env: str) -> dict:
+    """The environment's deployment lock item, {} when free."""
+    item = cloud.client("dynamodb").get_item(
+        TableName=f"{env}-movie-app-deploy-locks", Key={"environment": {"S": env}}, ConsistentRead=True
+    )
+    return {k: next(iter(v.values())) for k, v in item.get("Item", {}).items()}
+
+
+def idle_service(cloud: Cloud, env: str) -> dict:
+    """The colour that is not live: its service as ECS describes it."""
+    colour = "green" if live(cloud, env)["colour"] == "blue" else "blue"
+    return cloud.client("ecs").describe_services(
+        cluster=f"{env}-movie-app-cluster", services=[f"{env}-movie-app-service-{colour}"]
+    )["services"][0]

@@ -53,7 +53,7 @@ def playbook_expressions(path: Path) -> list[str]:
 
 
 def test_every_template_runs_a_playbook_that_reads_its_survey_variables(plan: dict[str, Any]) -> None:
-    assert len(plan["job_templates"]) == 13
+    assert len(plan["job_templates"]) == 17
     for tpl in plan["job_templates"]:
         playbook = ROOT / tpl["playbook"]
         assert playbook.is_file(), f"{tpl['name']}: {tpl['playbook']} does not exist"
@@ -105,6 +105,8 @@ def test_only_operators_launch_prod_templates_and_prod_credentials_stay_with_the
         "Stageflow provision prod",
         "Stageflow promote to prod",
         "Stageflow rollback prod",
+        "Stageflow abort prod",
+        "Stageflow resume prod",
         "Stageflow drift prod",
     }
     for tpl in plan["job_templates"]:

@@ -11,78 +11,31 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, Cloud, real_aws
-from tests.integration.releases import ENVIRONMENTS, REGISTRY, build, flat, live, must, records, release_vars, served
+from tests.conftest import ROOT, Cloud
+from tests.integration.releases import (
+    REGISTRY,
+    build,
+    flat,
+    live,
+    must,
+    records,
+    release,
+    served,
+    shifting_to,
+    start_promotion,
+    when,
+)
 
 pytestmark = pytest.mark.slow
 MISSING_BUILD = (
     f"missing from ECR: {REGISTRY}/dev-movie-app-server-repo:no-such-build, "
     f"{REGISTRY}/dev-movie-app-client-repo:no-such-build"
 )
-
-
-@pytest.fixture(scope="module")
-def envs(cloud_session: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    """dev, staging and prod provisioned once per test process (restored from the snapshot another module took, when
-    one did); release v1 built for dev."""
-    if real_aws():
-        pytest.skip("the promotion tests build fake images and inject faults: local cloud only")
-    cloud = cloud_session.provisioned(
-        ENVIRONMENTS,
-        lambda: must(cloud_session.playbook("playbooks/provision.yml", "-e", "env=dev,staging,prod", timeout=900)),
-    )
-    cloud.vars_file = tmp_path_factory.mktemp("release") / "localcloud.json"
-    cloud.vars_file.write_text(json.dumps(release_vars(cloud)))
-    build(cloud, "v1")
-    yield cloud
-    cloud.control.clear_faults()
-
-
-def start_promotion(cloud: Cloud, *args: str, stdout: int) -> subprocess.Popen:
-    """promote.yml in the background, for runs that race or are killed."""
-    playbook = [
-        str(Path(sys.executable).parent / "ansible-playbook"),
-        "playbooks/promote.yml",
-        "-e",
-        f"@{cloud.vars_file}",
-    ]
-    env = {**cloud.env, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
-    return subprocess.Popen([*playbook, *args], cwd=ROOT, env=env, stdout=stdout, text=True)
-
-
-def release(cloud: Cloud, playbook: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
-    return cloud.playbook(f"playbooks/{playbook}.yml", "-e", f"@{cloud.vars_file}", *args, **kwargs)
-
-
-def when(condition: Callable[[], bool], then: Callable[[], None], timeout: float = 120) -> threading.Thread:
-    """Run `then` once `condition` holds (polled), in the background: a fault that strikes mid-release."""
-
-    def watch() -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if condition():
-                    then()
-                    return
-            except Exception:  # the cloud is busy or the resource is not there yet; poll again
-                pass
-            time.sleep(0.2)
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    return thread
-
-
-def shifting_to(cloud: Cloud, env: str, colour: str) -> Callable[[], bool]:
-    """True once a traffic step sends the colour part, not all, of the environment's requests."""
-    return lambda: 0 < live(cloud, env)["weights"].get(colour, 0) < 100
 
 
 def test_check_mode_prints_the_plan_and_makes_no_mutating_call(envs: Cloud) -> None:
@@ -169,13 +122,13 @@ def test_an_alarm_mid_canary_restores_the_weights(envs: Cloud) -> None:
     when(
         shifting_to(envs, "prod", "blue"),
         lambda: cloudwatch.set_alarm_state(
-            AlarmName="prod-movie-app-target-5xx", StateValue="ALARM", StateReason="test: 5XX burst"
+            AlarmName="prod-movie-app-target-5xx-blue", StateValue="ALARM", StateReason="test: 5XX burst"
         ),
     )
     proc = release(envs, "promote", "-e", "source=staging", "-e", json.dumps({"bake_seconds": 2}))
-    cloudwatch.set_alarm_state(AlarmName="prod-movie-app-target-5xx", StateValue="OK", StateReason="test: over")
+    cloudwatch.set_alarm_state(AlarmName="prod-movie-app-target-5xx-blue", StateValue="OK", StateReason="test: over")
     assert proc.returncode != 0, proc.stdout[-3000:]
-    assert "prod-movie-app-target-5xx is ALARM" in flat(proc)
+    assert "prod-movie-app-target-5xx-blue is ALARM" in flat(proc)
     assert live(envs, "prod")["weights"] == before["weights"]
     assert records(envs, "prod")[0]["outcome"] == "rolled back"
 
@@ -253,6 +206,8 @@ def test_a_killed_run_is_unlocked_with_a_reason_and_a_rerun_completes(envs: Clou
     assert refused.returncode != 0 and "reason is required" in flat(refused)
     must(release(envs, "unlock", "-e", "env=staging", "-e", json.dumps({"reason": "test killed the run"})))
     assert any(r["kind"] == "force-release" and r["reason"] == "test killed the run" for r in records(envs, "staging"))
+    # Killed at once or a moment later, it may have recorded its start: abort closes that (or finds nothing to do).
+    must(release(envs, "abort", "-e", "env=staging", "-e", json.dumps({"reason": "test killed the run"})))
     must(release(envs, "promote", "-e", "source=dev"))
     now = live(envs, "staging")
     assert now["digests"]["server"] == v6["server"] and sorted(now["weights"].values()) == [0, 100]

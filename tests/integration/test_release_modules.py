@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 from tests.conftest import Cloud
@@ -74,3 +75,49 @@ def test_a_report_that_cannot_be_written_is_a_warning_and_the_record_still_lands
     assert written.returncode == 0, written.stdout
     assert "its report" in written.stdout + written.stderr and "could not be" in written.stdout + written.stderr
     assert [i["outcome"]["S"] for i in cloud.client("dynamodb").scan(TableName=table)["Items"]] == ["failed"]
+
+
+def lock_table(cloud: Cloud) -> str:
+    cloud.client("dynamodb").create_table(
+        TableName="qa-movie-app-deploy-locks",
+        KeySchema=[{"AttributeName": "environment", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "environment", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return "qa-movie-app-deploy-locks"
+
+
+SKEWED_CLOCK = """
+import os, time
+_real = time.time
+time.time = lambda: _real() + {skew}
+open(os.environ["STAGEFLOW_SKEW_MARKER"], "a").write("skewed\\n")
+"""
+
+
+def test_a_controller_whose_clock_runs_ahead_cannot_take_a_live_lock(cloud: Cloud, tmp_path) -> None:
+    table = lock_table(cloud)
+    lock = {"table": table, "environment": "qa", "lease_seconds": 600, "purpose": "promote v1"}
+    assert module(cloud, "deploy_lock", {**lock, "lock_id": "first"}).returncode == 0
+
+    # The second controller's clock runs two hours ahead: by it, the first lease ran out long ago.
+    skew = tmp_path / "skew"
+    skew.mkdir()
+    (skew / "sitecustomize.py").write_text(SKEWED_CLOCK.format(skew=7200))
+    marker = tmp_path / "loaded"
+    ahead = {"PYTHONPATH": str(skew), "STAGEFLOW_SKEW_MARKER": str(marker)}
+    ansible = str(Path(sys.executable).parent / "ansible")
+    args = json.dumps({**lock, "lock_id": "second"})
+    taken = cloud.run(ansible, "localhost", "-m", "stageflow.aws.deploy_lock", "-a", args, **ahead)
+    assert marker.read_text().count("skewed") >= 2, "the skewed clock was loaded by ansible and by the module"
+    assert taken.returncode != 0, taken.stdout
+    assert "the deployment lock of qa is held by" in taken.stdout and "lock id first" in taken.stdout
+    item = cloud.client("dynamodb").get_item(TableName=table, Key={"environment": {"S": "qa"}})["Item"]
+    assert item["lock_id"]["S"] == "first"
+
+    # Its own lease, too, is counted by DynamoDB's clock: not two hours longer.
+    args = json.dumps({**lock, "environment": "qa2", "lock_id": "third"})
+    own = cloud.run(ansible, "localhost", "-m", "stageflow.aws.deploy_lock", "-a", args, **ahead)
+    assert own.returncode == 0, own.stdout
+    item = cloud.client("dynamodb").get_item(TableName=table, Key={"environment": {"S": "qa2"}})["Item"]
+    assert int(item["expires_at"]["N"]) <= time.time() + 600 + 5

@@ -1,0 +1,254 @@
+"""Release safety, against dev, staging and prod restored from the snapshot the AWX jobs left: one release at a time, a
+lease that holds while its run lives, abort and recovery after a kill at the canary bake and during the ECS wait,
+provisions that wait for releases, restores and rollbacks that no alarm blocks, gates that watch the whole bake.
+
+The tests run in order, as a release history does, and each leaves the environments serving a good release.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, Cloud
+from tests.integration.releases import (
+    build,
+    flat,
+    live,
+    lock_of,
+    must,
+    records,
+    release,
+    shifting_to,
+    start,
+    wait_until,
+    when,
+)
+
+pytestmark = pytest.mark.slow
+
+
+def services(cloud: Cloud, env: str) -> dict[str, str]:
+    """Each colour's service -> its task definition."""
+    names = [f"{env}-movie-app-service-{c}" for c in ("blue", "green")]
+    answer = cloud.client("ecs").describe_services(cluster=f"{env}-movie-app-cluster", services=names)
+    return {s["serviceName"]: s["taskDefinition"] for s in answer["services"]}
+
+
+def promote(cloud: Cloud, source: str, **settings: object) -> subprocess.Popen:
+    """promote.yml from `source` in the background, its output piped, with these settings."""
+    return start(cloud, "promote", "-e", f"source={source}", "-e", json.dumps(settings), stdout=subprocess.PIPE)
+
+
+def other(colour: str) -> str:
+    return "green" if colour == "blue" else "blue"
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below pid (Ansible's workers call setsid, so a process group does not hold them)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def killed(run: subprocess.Popen, whole_run: bool = True) -> None:
+    """kill -9 the run: all its processes (a lost host, a killed container), or only ansible-playbook itself - then the
+    module it was running lives on as an orphan, renewing the lease while it waits."""
+    for pid in [run.pid, *(descendants(run.pid) if whole_run else [])]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    run.wait(timeout=30)
+
+
+def test_the_gates_are_each_colours_own_alarms_over_a_window_shorter_than_a_bake(envs: Cloud) -> None:
+    alarms = envs.client("cloudwatch").describe_alarms(AlarmNamePrefix="prod-movie-app-")["MetricAlarms"]
+    by_name = {a["AlarmName"]: a for a in alarms}
+    for kind in ("target-5xx", "p95-latency", "unhealthy-hosts"):
+        for colour in ("blue", "green"):
+            alarm = by_name[f"prod-movie-app-{kind}-{colour}"]
+            dimensions = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+            assert dimensions["TargetGroup"].startswith(f"targetgroup/prod-app-{colour}/"), alarm
+            # One 60 s period: shorter than every environment's bake (120 s, prod 300 s).
+            assert alarm["Period"] * alarm["EvaluationPeriods"] == 60, alarm
+
+
+def test_a_canary_killed_mid_bake_blocks_releases_and_provisions_until_it_is_aborted(envs: Cloud) -> None:
+    v7 = build(envs, "v7")
+    must(release(envs, "deploy", "-e", "env=dev", "-e", "version=v7"))
+    must(release(envs, "promote", "-e", "source=dev"))
+    before, tds_before = live(envs, "prod"), services(envs, "prod")
+    canary = other(before["colour"])
+    run = promote(envs, "staging", bake_seconds=300, release_lease_seconds=4)
+    try:
+        wait_until(shifting_to(envs, "prod", canary), what="prod's first canary step")
+    finally:
+        killed(run)
+    split, tds_split = live(envs, "prod")["weights"], services(envs, "prod")
+    assert 0 < split[canary] < 100 and tds_split != tds_before
+    interrupted = records(envs, "prod")[0]
+    assert interrupted["outcome"] == "started"
+    lease_end = int(lock_of(envs, "prod")["expires_at"])
+    wait_until(lambda: time.time() > lease_end + 1, timeout=30, what="the killed run's lease to run out")
+
+    history = must(release(envs, "history", "-e", "env=prod"))
+    assert re.search(r"promote\s+INTERRUPTED\s+staging -> prod", flat(history)), history.stdout[-2000:]
+    assert "playbooks/abort.yml -e env=prod" in flat(history)
+
+    refused = release(envs, "promote", "-e", "source=staging")
+    assert refused.returncode != 0
+    assert "a release was interrupted mid-shift" in flat(refused) and "playbooks/abort.yml -e env=prod" in flat(refused)
+    provision = release(envs, "provision", "-e", "env=prod")
+    assert provision.returncode != 0 and f"{interrupted['id']}" in flat(provision), provision.stdout[-3000:]
+    assert "playbooks/abort.yml -e env=prod" in flat(provision)
+    assert live(envs, "prod")["weights"] == split and services(envs, "prod") == tds_split  # nothing written back
+
+    envs.control.reset_recording()
+    no_reason = release(envs, "abort", "-e", "env=prod")
+    assert no_reason.returncode != 0 and "reason is required" in flat(no_reason)
+    assert envs.control.mutating_calls() == []
+
+    aborted = must(release(envs, "abort", "-e", "env=prod", "-e", json.dumps({"reason": "test: killed mid-canary"})))
+    (ROOT / "tests" / "output").mkdir(exist_ok=True)
+    (ROOT / "tests" / "output" / "abort-after-a-killed-canary.log").write_text(aborted.stdout)
+    assert f"aborted {interrupted['id']} in prod (test: killed mid-canary)" in flat(aborted)
+    after = live(envs, "prod")
+    assert after["weights"] == before["weights"] and after["colour"] == before["colour"]
+    assert services(envs, "prod") == tds_before
+    closed = records(envs, "prod")[0]
+    assert closed["id"] == interrupted["id"] and closed["outcome"] == "aborted"
+    assert closed["reason"] == "test: killed mid-canary"
+    assert lock_of(envs, "prod") == {}
+    assert re.search(r"promote\s+aborted\s+staging -> prod", flat(must(release(envs, "history", "-e", "env=prod"))))
+
+    envs.control.reset_recording()
+    again = must(release(envs, "abort", "-e", "env=prod", "-e", json.dumps({"reason": "test: again"})))
+    assert "prod has nothing to abort" in flat(again) and envs.control.mutating_calls() == []
+
+    must(release(envs, "promote", "-e", "source=staging"))
+    assert live(envs, "prod")["digests"]["server"] == v7["server"]
+
+
+def test_a_run_killed_during_the_ecs_wait_is_aborted(envs: Cloud) -> None:
+    v8 = build(envs, "v8")
+    must(release(envs, "deploy", "-e", "env=dev", "-e", "version=v8"))
+    before, tds_before = live(envs, "staging"), services(envs, "staging")
+    envs.control.set_fault("hang", patterns=[f"*@{v8['server']}"])
+    try:
+        run = promote(envs, "dev", release_wait_timeout=300, release_lease_seconds=2)
+        try:
+            wait_until(lambda: services(envs, "staging") != tds_before, what="staging's ECS rollout")
+            time.sleep(1)  # in the wait
+        finally:
+            orphans = descendants(run.pid)
+            killed(run, whole_run=False)
+        # ansible-playbook is dead, its ecs_promote lives on, waiting and renewing the lease: abort takes over the lock
+        # of a release run whoever holds it, and the orphan, losing it, stops without touching the services.
+        time.sleep(3)
+        assert int(lock_of(envs, "staging")["expires_at"]) >= int(time.time())  # a 2 s lease, renewed by the orphan
+        aborted = must(
+            release(envs, "abort", "-e", "env=staging", "-e", json.dumps({"reason": "test: killed in the ECS wait"}))
+        )
+    finally:
+        envs.control.clear_faults()
+        for orphan in orphans:  # should it still run
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(orphan, signal.SIGKILL)
+    assert "to its previous task definition" in flat(aborted)
+    assert services(envs, "staging") == tds_before and live(envs, "staging")["weights"] == before["weights"]
+    closed = records(envs, "staging")[0]
+    assert closed["outcome"] == "aborted" and closed["reason"] == "test: killed in the ECS wait"
+    assert lock_of(envs, "staging") == {}
+
+
+def test_a_live_run_keeps_its_lock_past_its_lease_and_others_wait(envs: Cloud) -> None:
+    build(envs, "v9")
+    must(release(envs, "deploy", "-e", "env=dev", "-e", "version=v9"))
+    before = live(envs, "staging")
+    run = promote(envs, "dev", bake_seconds=60, release_gate_interval=1, release_lease_seconds=3)
+    wait_until(lambda: live(envs, "staging")["colour"] != before["colour"], what="staging's switch")  # the bake began
+    time.sleep(4)  # longer than the lease: only its renewals keep the lock
+    during, tds_during = live(envs, "staging"), services(envs, "staging")
+    build(envs, "v10")  # a newer release for the second promotion (staging already serves v9)
+    must(release(envs, "deploy", "-e", "env=dev", "-e", "version=v10"))
+
+    second = release(envs, "promote", "-e", "source=dev")
+    assert second.returncode != 0
+    held = r"the deployment lock of staging is held by \S+ \(purpose: promote dev -> staging\)"
+    assert re.search(held, flat(second)), second.stdout[-5000:]
+    assert "If that run is dead: ansible-playbook playbooks/abort.yml -e env=staging" in flat(second)
+    provision = release(envs, "provision", "-e", "env=staging")
+    assert provision.returncode != 0 and "the deployment lock of staging is held by" in flat(provision)
+    assert live(envs, "staging")["weights"] == during["weights"] and services(envs, "staging") == tds_during
+
+    out = run.communicate(timeout=300)[0]
+    assert run.returncode == 0 and "promote dev -> staging: SUCCEEDED" in out, out[-3000:]
+    assert lock_of(envs, "staging") == {}
+
+
+def test_a_canary_pause_waits_for_a_person_and_resume_goes_on(envs: Cloud) -> None:
+    nothing = release(envs, "resume", "-e", "env=prod")
+    assert nothing.returncode != 0 and "no release of prod is paused to resume: the lock is free" in flat(nothing)
+
+    canary = other(live(envs, "prod")["colour"])
+    run = promote(envs, "staging", canary_pauses=[50], release_gate_interval=1)  # v9, which the test above left there
+    wait_until(lambda: lock_of(envs, "prod").get("paused_percent") == "50", what="prod's pause after 50 %")
+    time.sleep(3)
+    assert live(envs, "prod")["weights"][canary] == 50 and run.poll() is None  # it waits
+    resumed = must(release(envs, "resume", "-e", "env=prod"))
+    assert "after its 50% step" in flat(resumed)
+    out = run.communicate(timeout=300)[0]
+    assert run.returncode == 0 and "promote staging -> prod: SUCCEEDED" in out, out[-3000:]
+    assert re.search(r"step 50%: gate passed after [\d.]+s, \d+ look\(s\) \(.*\), resumed after", " ".join(out.split()))
+    assert live(envs, "prod")["weights"][canary] == 100
+
+
+def test_no_alarm_blocks_the_rescue_or_a_rollback_and_the_gates_watch_the_whole_bake(envs: Cloud) -> None:
+    v9, v7 = [r for r in records(envs, "prod") if r["outcome"] == "succeeded"][:2]  # promoted by the tests above
+    good = live(envs, "prod")
+    build(envs, "v11")
+    must(release(envs, "deploy", "-e", "env=dev", "-e", "version=v11"))
+    must(release(envs, "promote", "-e", "source=dev"))
+    canary = other(good["colour"])
+    alarm, cloudwatch = f"prod-movie-app-target-5xx-{canary}", envs.client("cloudwatch")
+    when(
+        shifting_to(envs, "prod", canary),
+        lambda: cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="test: 5XX burst"),
+    )
+    try:
+        bad = release(
+            envs, "promote", "-e", "source=staging", "-e", json.dumps({"bake_seconds": 120, "release_gate_interval": 1})
+        )
+        assert bad.returncode != 0 and f"{alarm} is ALARM" in flat(bad), bad.stdout[-3000:]
+        record = records(envs, "prod")[0]
+        assert record["outcome"] == "rolled back"
+        step = json.loads((ROOT / "reports" / f"{record['id']}.json").read_text())["steps"][0]
+        # The gate looked every second and stopped at the first failure, not at the end of the 120 s bake.
+        assert step["percent"] == 10 and not step["passed"] and step["seconds"] < 60, step
+        # The rescue put all traffic back while the alarm still fired.
+        assert live(envs, "prod")["weights"] == good["weights"]
+
+        rollback = must(release(envs, "rollback", "-e", "env=prod"))
+        after = live(envs, "prod")
+        assert after["colour"] == canary and after["weights"][canary] == 100, rollback.stdout[-3000:]
+        assert after["digests"]["server"] != good["digests"]["server"]
+        rolled = records(envs, "prod")[0]
+        assert rolled["kind"] == "rollback" and rolled["note"] == v7["id"] and v9["id"] != v7["id"]
+        assert rolled["outcome"] == "succeeded"
+    finally:
+        cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="test: over")
