@@ -6,8 +6,11 @@ Used by the test fixtures, the demo and the benchmarks; it needs only the standa
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -186,6 +189,34 @@ def spawn(*extra: str, log_path: Path | None = None, cwd: Path | None = None) ->
             break
     proc.kill()
     raise RuntimeError(f"the local cloud did not start: {line!r}" + (f"; see {log_path}" if log_path else ""))
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below pid, from /proc (Ansible's workers call setsid: a process group does not hold them)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue  # the process ended while we looked
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def kill_run(run: subprocess.Popen, whole_run: bool = True) -> list[int]:
+    """kill -9 a run: all its processes (a lost host, a killed container), or only the process itself, whose children
+    then live on as orphans. Returns the processes left below it (the orphans; none for a whole run)."""
+    below = descendants(run.pid)
+    for pid in [run.pid, *(below if whole_run else [])]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    run.wait(timeout=30)
+    return [] if whole_run else below
 
 
 def push_image(ecr: Any, repository: str, tag: str, content: str | None = None) -> str:

@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 import boto3  # noqa: E402
 
-from localcloud.client import LocalCloudClient, push_image, spawn  # noqa: E402
+from localcloud.client import LocalCloudClient, kill_run, push_image, spawn  # noqa: E402
 
 REGION = "us-east-1"
 CONTAINERS = ("client", "server")
@@ -41,6 +41,22 @@ def playbook(env: dict[str, str], *args: str) -> str:
     if proc.returncode != 0:
         raise subprocess.CalledProcessError(proc.returncode, cmd)
     return "".join(lines)
+
+
+def prod_rule(elbv2) -> str:
+    """The weighted rule of prod's HTTPS listener."""
+    lb = elbv2.describe_load_balancers(Names=["prod-movie-app-alb"])["LoadBalancers"][0]
+    for listener in elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]:
+        for rule in elbv2.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]:
+            if rule["Priority"] == "100":
+                return rule["RuleArn"]
+    raise RuntimeError("prod has no weighted rule")
+
+
+def weights(elbv2, rule: str) -> dict[str, int]:
+    """Target group name -> weight."""
+    action = elbv2.describe_rules(RuleArns=[rule])["Rules"][0]["Actions"][0]
+    return {g["TargetGroupArn"].split("/")[1]: g["Weight"] for g in action["ForwardConfig"]["TargetGroups"]}
 
 
 def main() -> int:
@@ -136,6 +152,34 @@ def main() -> int:
             print("(the promotion failed, as it should)")
         control.clear_faults()
 
+        step("Promote v3 to prod again and kill the run (kill -9) during its first canary bake; then abort it")
+        ansible_playbook = str(Path(sys.executable).parent / "ansible-playbook")
+        promote = [ansible_playbook, "playbooks/promote.yml", "-e", "source=staging"]
+        killed = subprocess.Popen(
+            [*promote, "-e", f"@{release_vars}", "-e", json.dumps({"bake_seconds": 300, "release_lease_seconds": 5})],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
+        rule = prod_rule(aws("elbv2"))
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and not any(0 < w < 100 for w in weights(aws("elbv2"), rule).values()):
+            time.sleep(0.2)
+        print(f"prod's weights mid-canary: {weights(aws('elbv2'), rule)}; killing the run")
+        kill_run(killed)
+        time.sleep(6)  # its 5 s lease runs out: nothing renews it any more
+        refused = subprocess.run(
+            [*promote, "-e", f"@{release_vars}"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        print("the next promotion is refused:", " ".join(refused.stdout.split()).rsplit("msg: ", maxsplit=1)[-1][:300])
+        release("playbooks/abort.yml", "-e", "env=prod", "-e", json.dumps({"reason": "demo: killed mid-canary"}))
+        aborted = weights(aws("elbv2"), rule)
+
         step("History of every environment")
         history = playbook(shown, "playbooks/history.yml")
         step("The environment matrix")
@@ -173,6 +217,13 @@ def main() -> int:
                 status == 200 and served == sorted(digests[version].values()),
             )
         expect("prod's history shows the rolled-back v3 promotion", bool(re.search(r"promote\s+rolled back", history)))
+        expect(
+            "the killed v3 promotion of prod refused the next run, then was aborted: all traffic back on one colour",
+            refused.returncode != 0
+            and "abort.yml" in refused.stdout
+            and sorted(aborted.values()) == [0, 100]
+            and bool(re.search(r"promote\s+aborted", history)),
+        )
         snapshots = aws("ec2").describe_snapshots(Filters=[{"Name": "tag:Environment", "Values": ["prod"]}])
         expect("prod's volumes were snapshotted before its promotions", len(snapshots["Snapshots"]) > 0)
     except subprocess.CalledProcessError as exc:

@@ -261,6 +261,8 @@ def main():
             gate = result["gate"]
             why = gate["alarms"] if gate["health"] == "not checked" else gate["health"]
             if p["restore_on_failure"] and result["changed"]:
+                if lease is not None:
+                    lease.keep()  # a run whose lock an abort took leaves the weights to the abort
                 traffic.set_weights(elbv2, rule, before)
                 result.update(after=before, restored=True)
             restored = " The weights before this step were restored." if result["restored"] else ""

@@ -64,16 +64,16 @@ options:
     default: ""
   records_table:
     description:
-      - The deployment records table. A forced release is recorded there; acquiring (without O(take_over_release))
+      - The deployment records table. A forced release is recorded there; acquiring (without O(take_over))
         is refused while its newest release record is open.
     type: str
-  take_over_release:
+  take_over:
     description:
-      - When acquiring, take the lock over from a release run (purpose C(deploy), C(promote), C(rollback) or C(abort)),
-        whether or not its lease runs - what an abort does; the run it takes it from loses its lease at its next
-        renewal and stops. Never takes the lock of another kind of run (a provision).
-    type: bool
-    default: false
+      - When acquiring, the lock id of the release run (purpose C(deploy), C(promote) or C(rollback)) whose lock to
+        take over, whether or not its lease runs - what an abort does, naming the holder it read. Fails when the lock
+        is held by anyone else by then. The run it takes the lock from finds it gone at its next look and stops.
+        Never takes the lock of another kind of run (a provision, an abort). Also skips the open-release refusal.
+    type: str
   missing_table:
     description:
       - C(ignore) treats a lock table that does not exist as "no lock" and changes nothing (an environment being
@@ -144,7 +144,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.stageflow.aws.plugins.module_utils._dynamodb import state as st
 
-RELEASE_PURPOSE = ("deploy ", "promote ", "rollback ", "abort ")
+RELEASE_PURPOSE = ("deploy ", "promote ", "rollback ")
 
 
 def acquire(module, table, records, env, previous, clock, result):
@@ -154,10 +154,16 @@ def acquire(module, table, records, env, previous, clock, result):
     ours = held and previous.get("lock_id") == p["lock_id"]
     take_over = None
     if held and not ours:
-        if not (p["take_over_release"] and str(previous.get("purpose", "")).startswith(RELEASE_PURPOSE)):
+        if not p["take_over"]:
             module.fail_json(msg=st.held_message(env, previous), **result)
+        if previous.get("lock_id") != p["take_over"]:
+            module.fail_json(
+                msg=f"the lock changed hands since {p['take_over']} was seen: {st.held_message(env, previous)}", **result
+            )
+        if not str(previous.get("purpose", "")).startswith(RELEASE_PURPOSE):
+            module.fail_json(msg=f"not a release's lock, so not taken over: {st.held_message(env, previous)}", **result)
         take_over = previous.get("lock_id")
-    if records is not None and not p["take_over_release"]:
+    if records is not None and not p["take_over"]:
         interrupted = st.open_release(records, env)
         if interrupted and interrupted.get("id") != p["lock_id"]:
             result["open_release"] = interrupted
@@ -216,7 +222,7 @@ def main():
             force=dict(type="bool", default=False),
             reason=dict(type="str", default=""),
             records_table=dict(type="str"),
-            take_over_release=dict(type="bool", default=False),
+            take_over=dict(type="str"),
             missing_table=dict(type="str", choices=["fail", "ignore"], default="fail"),
         ),
         supports_check_mode=True,
@@ -230,8 +236,8 @@ def main():
         module.fail_json(msg="renewing needs the lock_id the lock was acquired with")
     if p["state"] == "released" and not p["force"] and not p["lock_id"]:
         module.fail_json(msg="releasing needs the lock_id it was acquired with, or force=true with a reason")
-    if p["take_over_release"] and p["state"] != "acquired":
-        module.fail_json(msg="take_over_release applies to acquiring: set state=acquired")
+    if p["take_over"] and p["state"] != "acquired":
+        module.fail_json(msg="take_over applies to acquiring: set state=acquired")
     dynamodb = module.resource("dynamodb")
     table = dynamodb.Table(p["table"])
     records = dynamodb.Table(p["records_table"]) if p["records_table"] and p["state"] == "acquired" else None

@@ -40,6 +40,11 @@ options:
       - A report that cannot be written is a warning, not a failure - the record, the history, is written first - so
         a release still unlocks.
     type: path
+  replace_outcome:
+    description:
+      - Write only over the stored record of the same key and id whose outcome is this (C(started)), closing a
+        release that nobody else - an abort - closed meanwhile. Fails, writing nothing, when it was.
+    type: str
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -120,6 +125,7 @@ def main():
             record=dict(type="dict", required=True),
             retention_days=dict(type="int", default=400),
             report_dir=dict(type="path"),
+            replace_outcome=dict(type="str"),
         ),
         supports_check_mode=True,
     )
@@ -136,7 +142,9 @@ def main():
     report = os.path.join(os.path.abspath(p["report_dir"]), f"{record['id']}.json") if p["report_dir"] else None
     if not module.check_mode:
         try:
-            st.put_record(module.resource("dynamodb").Table(p["table"]), record)
+            st.put_record(module.resource("dynamodb").Table(p["table"]), record, p["replace_outcome"])
+        except st.StateError as exc:
+            module.fail_json(msg=str(exc))
         except (BotoCoreError, ClientError) as exc:
             module.fail_json_aws(exc, msg=f"record {record['id']} could not be written to {p['table']}")
         if report:

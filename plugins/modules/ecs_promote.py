@@ -292,6 +292,8 @@ def apply(module, ecs, elbv2, ecr, plans, lease=None):
             break
     rolled_back = False
     if error and p["rollback_on_failure"] and updated:
+        if lease is not None:
+            lease.keep()  # a run whose lock an abort took leaves the services to the abort
         rolled_back = True
         back = {s["service"]: s["previous_task_definition"] for s in updated}
         rel.in_parallel(lambda s: ecs_api.update_service(ecs, cluster, s, back[s]), list(back))

@@ -14,10 +14,10 @@ import re
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
+from localcloud.client import kill_run
 from tests.conftest import ROOT, Cloud
 from tests.integration.releases import (
     build,
@@ -52,30 +52,6 @@ def other(colour: str) -> str:
     return "green" if colour == "blue" else "blue"
 
 
-def descendants(pid: int) -> list[int]:
-    """Every process below pid (Ansible's workers call setsid, so a process group does not hold them)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def killed(run: subprocess.Popen, whole_run: bool = True) -> None:
-    """kill -9 the run: all its processes (a lost host, a killed container), or only ansible-playbook itself - then the
-    module it was running lives on as an orphan, renewing the lease while it waits."""
-    for pid in [run.pid, *(descendants(run.pid) if whole_run else [])]:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    run.wait(timeout=30)
-
-
 def test_the_gates_are_each_colours_own_alarms_over_a_window_shorter_than_a_bake(envs: Cloud) -> None:
     alarms = envs.client("cloudwatch").describe_alarms(AlarmNamePrefix="prod-movie-app-")["MetricAlarms"]
     by_name = {a["AlarmName"]: a for a in alarms}
@@ -98,7 +74,7 @@ def test_a_canary_killed_mid_bake_blocks_releases_and_provisions_until_it_is_abo
     try:
         wait_until(shifting_to(envs, "prod", canary), what="prod's first canary step")
     finally:
-        killed(run)
+        kill_run(run)
     split, tds_split = live(envs, "prod")["weights"], services(envs, "prod")
     assert 0 < split[canary] < 100 and tds_split != tds_before
     interrupted = records(envs, "prod")[0]
@@ -111,8 +87,8 @@ def test_a_canary_killed_mid_bake_blocks_releases_and_provisions_until_it_is_abo
     assert "playbooks/abort.yml -e env=prod" in flat(history)
 
     refused = release(envs, "promote", "-e", "source=staging")
-    assert refused.returncode != 0
-    assert "a release was interrupted mid-shift" in flat(refused) and "playbooks/abort.yml -e env=prod" in flat(refused)
+    assert refused.returncode != 0 and f"an interrupted release is open in prod: {interrupted['id']}" in flat(refused)
+    assert "playbooks/abort.yml -e env=prod" in flat(refused)
     provision = release(envs, "provision", "-e", "env=prod")
     assert provision.returncode != 0 and f"{interrupted['id']}" in flat(provision), provision.stdout[-3000:]
     assert "playbooks/abort.yml -e env=prod" in flat(provision)
@@ -155,8 +131,7 @@ def test_a_run_killed_during_the_ecs_wait_is_aborted(envs: Cloud) -> None:
             wait_until(lambda: services(envs, "staging") != tds_before, what="staging's ECS rollout")
             time.sleep(1)  # in the wait
         finally:
-            orphans = descendants(run.pid)
-            killed(run, whole_run=False)
+            orphans = kill_run(run, whole_run=False)
         # ansible-playbook is dead, its ecs_promote lives on, waiting and renewing the lease: abort takes over the lock
         # of a release run whoever holds it, and the orphan, losing it, stops without touching the services.
         time.sleep(3)
@@ -208,7 +183,10 @@ def test_a_canary_pause_waits_for_a_person_and_resume_goes_on(envs: Cloud) -> No
     canary = other(live(envs, "prod")["colour"])
     run = promote(envs, "staging", canary_pauses=[50], release_gate_interval=1)  # v9, which the test above left there
     wait_until(lambda: lock_of(envs, "prod").get("paused_percent") == "50", what="prod's pause after 50 %")
-    time.sleep(3)
+    # A second release meanwhile is told who holds prod - a live canary, not an interrupted one.
+    second = release(envs, "promote", "-e", "source=staging")
+    assert second.returncode != 0 and "the deployment lock of prod is held by" in flat(second), second.stdout[-3000:]
+    assert "interrupted" not in flat(second)
     assert live(envs, "prod")["weights"][canary] == 50 and run.poll() is None  # it waits
     resumed = must(release(envs, "resume", "-e", "env=prod"))
     assert "after its 50% step" in flat(resumed)
@@ -218,16 +196,33 @@ def test_a_canary_pause_waits_for_a_person_and_resume_goes_on(envs: Cloud) -> No
     assert live(envs, "prod")["weights"][canary] == 100
 
 
-def test_no_alarm_blocks_the_rescue_or_a_rollback_and_the_gates_watch_the_whole_bake(envs: Cloud) -> None:
-    v9, v7 = [r for r in records(envs, "prod") if r["outcome"] == "succeeded"][:2]  # promoted by the tests above
-    good = live(envs, "prod")
+def test_an_abort_stops_a_live_release_which_then_moves_nothing(envs: Cloud) -> None:
     build(envs, "v11")
     must(release(envs, "deploy", "-e", "env=dev", "-e", "version=v11"))
     must(release(envs, "promote", "-e", "source=dev"))
+    before, tds_before = live(envs, "prod"), services(envs, "prod")
+    canary = other(before["colour"])
+    run = promote(envs, "staging", canary_pauses=[10], release_gate_interval=1)
+    wait_until(lambda: lock_of(envs, "prod").get("paused_percent") == "10", what="prod's pause after 10 %")
+    assert live(envs, "prod")["weights"][canary] == 10
+    aborted = must(release(envs, "abort", "-e", "env=prod", "-e", json.dumps({"reason": "test: stop it"})))
+    assert "lock freed" in flat(aborted)
+    out = run.communicate(timeout=120)[0]
+    assert run.returncode != 0 and "restored nothing" in " ".join(out.split()), out[-3000:]
+    # The stopped run found its lock gone and left everything to the abort: nothing moved after it.
+    assert live(envs, "prod")["weights"] == before["weights"] and services(envs, "prod") == tds_before
+    closed = records(envs, "prod")[0]
+    assert closed["outcome"] == "aborted" and closed["reason"] == "test: stop it" and lock_of(envs, "prod") == {}
+
+
+def test_no_alarm_blocks_the_rescue_or_a_rollback_and_the_gates_watch_the_whole_bake(envs: Cloud) -> None:
+    v9, v7 = [r for r in records(envs, "prod") if r["outcome"] == "succeeded"][:2]  # promoted by the tests above
+    good = live(envs, "prod")  # staging has v11 (the test above)
     canary = other(good["colour"])
     alarm, cloudwatch = f"prod-movie-app-target-5xx-{canary}", envs.client("cloudwatch")
+    # At the 50 % step: the step puts back 10 %, the rescue must move the rest back while the alarm fires.
     when(
-        shifting_to(envs, "prod", canary),
+        lambda: live(envs, "prod")["weights"].get(canary) == 50,
         lambda: cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="test: 5XX burst"),
     )
     try:
@@ -237,9 +232,15 @@ def test_no_alarm_blocks_the_rescue_or_a_rollback_and_the_gates_watch_the_whole_
         assert bad.returncode != 0 and f"{alarm} is ALARM" in flat(bad), bad.stdout[-3000:]
         record = records(envs, "prod")[0]
         assert record["outcome"] == "rolled back"
-        step = json.loads((ROOT / "reports" / f"{record['id']}.json").read_text())["steps"][0]
+        report = json.loads((ROOT / "reports" / f"{record['id']}.json").read_text())
+        steps = report["steps"]
         # The gate looked every second and stopped at the first failure, not at the end of the 120 s bake.
-        assert step["percent"] == 10 and not step["passed"] and step["seconds"] < 60, step
+        assert steps[0]["percent"] == 10 and steps[0]["passed"], steps
+        assert steps[1]["percent"] == 50 and not steps[1]["passed"] and steps[1]["seconds"] < 60, steps
+        assert any(
+            r.startswith("weights to")
+            for r in json.loads((ROOT / "reports" / f"{record['id']}.json").read_text())["restored"]
+        )
         # The rescue put all traffic back while the alarm still fired.
         assert live(envs, "prod")["weights"] == good["weights"]
 

@@ -98,10 +98,12 @@ def is_held(lock: dict[str, Any] | None, now: float) -> bool:
 
 
 def open_release(records: Any, environment: str) -> dict[str, Any] | None:
-    """The newest deploy, promote or rollback record, when it is still open (`started`, never closed)."""
-    for record in query_records(records, environment, 25):
-        if record.get("kind") in RELEASE_KINDS:
-            return record if record.get("outcome") == "started" else None
+    """The newest deploy, promote or rollback record among the recent ones that is still open (`started`, never
+    closed). Not only the newest record: `started_at` is the writing controller's clock, so one whose clock runs
+    behind can write an open record that sorts below a later one."""
+    for record in query_records(records, environment, 50):
+        if record.get("kind") in RELEASE_KINDS and record.get("outcome") == "started":
+            return record
     return None
 
 
@@ -125,7 +127,7 @@ def describe_holder(lock: dict[str, Any]) -> str:
 def held_message(environment: str, holder: dict[str, Any] | None) -> str:
     return (
         f"the deployment lock of {environment} is {describe_holder(holder) if holder else 'held'}; "
-        "wait for it, or force-release it with a reason if its run is dead"
+        "wait for it, or free it if its run is dead"
     )
 
 
@@ -196,8 +198,9 @@ class Lease:
         self._due = float("-inf")
 
     def keep(self) -> None:
-        """Renew when due."""
+        """Make sure the lock is still this run's (one read), and renew it when due (one conditional write)."""
         if self._local() < self._due:
+            self.read()
             return
         if not self.renewals:  # learn DynamoDB's time, and that the lock is still this run's
             lock = read_lock(self.table, self.environment, self.clock)
@@ -302,8 +305,25 @@ def force_release(table: Any, environment: str) -> None:
 # --- records -------------------------------------------------------------------------------------------------------
 
 
-def put_record(table: Any, record: dict[str, Any]) -> None:
-    api.put_item(table, to_dynamo(record))
+def put_record(table: Any, record: dict[str, Any], replace_outcome: str | None = None) -> None:
+    """Write a record; with replace_outcome, only over the stored record of the same key and id whose outcome that
+    is (closing a `started` record that nobody else closed meanwhile)."""
+    if replace_outcome is None:
+        api.put_item(table, to_dynamo(record))
+        return
+    try:
+        api.put_item(
+            table,
+            to_dynamo(record),
+            ConditionExpression="#o = :o AND #i = :i",
+            ExpressionAttributeNames={"#o": "outcome", "#i": "id"},
+            ExpressionAttributeValues={":o": replace_outcome, ":i": record["id"]},
+        )
+    except is_boto3_error_code("ConditionalCheckFailedException"):
+        raise StateError(
+            f"record {record['id']} of {record.get('environment')} is no longer {replace_outcome!r}: someone else "
+            "closed it meanwhile (an abort?), so it is left as they wrote it"
+        ) from None
 
 
 def query_records(table: Any, environment: str, limit: int) -> list[dict[str, Any]]:
