@@ -103,6 +103,8 @@ def test_a_canary_killed_mid_bake_blocks_releases_and_provisions_until_it_is_abo
     (ROOT / "tests" / "output").mkdir(exist_ok=True)
     (ROOT / "tests" / "output" / "abort-after-a-killed-canary.log").write_text(aborted.stdout)
     assert f"aborted {interrupted['id']} in prod (test: killed mid-canary)" in flat(aborted)
+    back = rf"weights to (prod-app-{before['colour']} 100, prod-app-{canary} 0|prod-app-{canary} 0, prod-app-\w+ 100)"
+    assert re.search(back, flat(aborted)), flat(aborted)[-1500:]
     after = live(envs, "prod")
     assert after["weights"] == before["weights"] and after["colour"] == before["colour"]
     assert services(envs, "prod") == tds_before
