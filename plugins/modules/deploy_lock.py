@@ -77,7 +77,8 @@ options:
   missing_table:
     description:
       - C(ignore) treats a lock table that does not exist as "no lock" and changes nothing (an environment being
-        created, whose lock table is built later in the same run); C(fail) fails.
+        created, whose lock table is built later in the same run, or removed), and a missing O(records_table) as no
+        records; C(fail) fails.
     type: str
     choices: [fail, ignore]
     default: fail
@@ -158,13 +159,19 @@ def acquire(module, table, records, env, previous, clock, result):
             module.fail_json(msg=st.held_message(env, previous), **result)
         if previous.get("lock_id") != p["take_over"]:
             module.fail_json(
-                msg=f"the lock changed hands since {p['take_over']} was seen: {st.held_message(env, previous)}", **result
+                msg=f"the lock changed hands since {p['take_over']} was seen: {st.held_message(env, previous)}",
+                **result,
             )
         if not str(previous.get("purpose", "")).startswith(RELEASE_PURPOSE):
             module.fail_json(msg=f"not a release's lock, so not taken over: {st.held_message(env, previous)}", **result)
         take_over = previous.get("lock_id")
     if records is not None and not p["take_over"]:
-        interrupted = st.open_release(records, env)
+        try:
+            interrupted = st.open_release(records, env)
+        except is_boto3_error_code("ResourceNotFoundException"):
+            if p["missing_table"] != "ignore":
+                raise
+            interrupted = None  # a half-built or half-removed environment: no records table, no release
         if interrupted and interrupted.get("id") != p["lock_id"]:
             result["open_release"] = interrupted
             module.fail_json(msg=st.open_message(env, interrupted), **result)
