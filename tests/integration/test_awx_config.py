@@ -53,7 +53,7 @@ def playbook_expressions(path: Path) -> list[str]:
 
 
 def test_every_template_runs_a_playbook_that_reads_its_survey_variables(plan: dict[str, Any]) -> None:
-    assert len(plan["job_templates"]) == 17
+    assert len(plan["job_templates"]) == 16
     for tpl in plan["job_templates"]:
         playbook = ROOT / tpl["playbook"]
         assert playbook.is_file(), f"{tpl['name']}: {tpl['playbook']} does not exist"

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import Cloud, real_aws
 from tests.integration.awx import Controller, render_plan
-from tests.integration.releases import ENVIRONMENTS, build, live, records, release_vars, served
+from tests.integration.releases import ENVIRONMENTS, build, live, lock_of, records, release_vars, served, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -112,6 +112,28 @@ def test_drift_templates_and_the_feature_environment_lifecycle(awx_envs: Control
     awx_envs.must("Stageflow environment destroy", {"env_name": "feature-awx"})
     vpcs = awx_envs.cloud.client("ec2").describe_vpcs(Filters=[{"Name": "tag:Environment", "Values": ["feature-awx"]}])
     assert vpcs["Vpcs"] == []
+
+
+def test_abort_and_resume_templates(awx_envs: Controller) -> None:
+    for name, env in (("Stageflow abort", "staging"), ("Stageflow abort prod", "prod")):
+        runner = awx_envs.must(name, {"env": env, "reason": "AWX test: nothing to abort"})
+        assert f"{env} has nothing to abort" in " ".join(runner.output.split())
+    # A release of prod paused after its 10 % step (canary_pauses), resumed from AWX.
+    build(awx_envs.cloud, "v9")
+    awx_envs.must("Stageflow deploy", {"env": "dev", "version": "v9"})
+    awx_envs.must("Stageflow promote", {"source": "dev"})
+    paused = {"source": "staging", "canary_pauses": [10], "release_gate_interval": 1}
+    runs: dict[str, Any] = {}
+    thread = threading.Thread(
+        target=lambda: runs.__setitem__("promote", awx_envs.launch("Stageflow promote to prod", paused, False))
+    )
+    thread.start()
+    wait_until(lambda: lock_of(awx_envs.cloud, "prod").get("paused_percent") == "10", what="prod's pause after 10 %")
+    runner = awx_envs.must("Stageflow resume prod", {"env": "prod"})
+    assert "after its 10% step" in " ".join(runner.output.split())
+    thread.join(timeout=300)
+    assert runs["promote"].rc == 0, runs["promote"].output[-3000:]
+    assert served(awx_envs.cloud, "prod")["status"] == "ok"
 
 
 def test_every_job_template_was_launched(awx_envs: Controller, plan: dict[str, Any]) -> None:
