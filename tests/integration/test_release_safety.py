@@ -188,7 +188,7 @@ def test_a_canary_pause_waits_for_a_person_and_resume_goes_on(envs: Cloud) -> No
     # A second release meanwhile is told who holds prod - a live canary, not an interrupted one.
     second = release(envs, "promote", "-e", "source=staging")
     assert second.returncode != 0 and "the deployment lock of prod is held by" in flat(second), second.stdout[-3000:]
-    assert "interrupted" not in flat(second)
+    assert "an interrupted release is open" not in flat(second) and "interrupted mid-shift" not in flat(second)
     assert live(envs, "prod")["weights"][canary] == 50 and run.poll() is None  # it waits
     resumed = must(release(envs, "resume", "-e", "env=prod"))
     assert "after its 50% step" in flat(resumed)
