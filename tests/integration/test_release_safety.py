@@ -183,18 +183,23 @@ def test_a_canary_pause_waits_for_a_person_and_resume_goes_on(envs: Cloud) -> No
     assert nothing.returncode != 0 and "no release of prod is paused to resume: the lock is free" in flat(nothing)
 
     canary = other(live(envs, "prod")["colour"])
-    run = promote(envs, "staging", canary_pauses=[50], release_gate_interval=1)  # v9, which the test above left there
-    wait_until(lambda: lock_of(envs, "prod").get("paused_percent") == "50", what="prod's pause after 50 %")
-    # A second release meanwhile is told who holds prod - a live canary, not an interrupted one.
-    second = release(envs, "promote", "-e", "source=staging")
-    assert second.returncode != 0 and "the deployment lock of prod is held by" in flat(second), second.stdout[-3000:]
-    assert "an interrupted release is open" not in flat(second) and "interrupted mid-shift" not in flat(second)
-    assert live(envs, "prod")["weights"][canary] == 50 and run.poll() is None  # it waits
-    resumed = must(release(envs, "resume", "-e", "env=prod"))
-    assert "after its 50% step" in flat(resumed)
-    out = run.communicate(timeout=300)[0]
+    run = promote(envs, "staging", canary_pauses=[10], release_gate_interval=1)  # v9, which the test above left there
+    try:
+        wait_until(lambda: lock_of(envs, "prod").get("paused_percent") == "10", what="prod's pause after 10 %")
+        # A second release meanwhile is told who holds prod - a live canary, not an interrupted one.
+        second = release(envs, "promote", "-e", "source=staging")
+        assert second.returncode != 0, second.stdout[-3000:]
+        assert "the deployment lock of prod is held by" in flat(second), second.stdout[-3000:]
+        assert "an interrupted release is open" not in flat(second) and "interrupted mid-shift" not in flat(second)
+        assert live(envs, "prod")["weights"][canary] == 10 and run.poll() is None  # it waits
+        resumed = must(release(envs, "resume", "-e", "env=prod"))
+        assert "after its 10% step" in flat(resumed)
+        out = run.communicate(timeout=300)[0]
+    finally:
+        if run.poll() is None:  # a failed assertion: the paused run must not hold prod for the next tests
+            kill_run(run)
     assert run.returncode == 0 and "promote staging -> prod: SUCCEEDED" in out, out[-3000:]
-    assert re.search(r"step 50%: gate passed after [\d.]+s, \d+ look\(s\) \(.*\), resumed after", " ".join(out.split()))
+    assert re.search(r"step 10%: gate passed after [\d.]+s, \d+ look\(s\) \(.*\), resumed after", " ".join(out.split()))
     assert live(envs, "prod")["weights"][canary] == 100
 
 
@@ -205,11 +210,15 @@ def test_an_abort_stops_a_live_release_which_then_moves_nothing(envs: Cloud) -> 
     before, tds_before = live(envs, "prod"), services(envs, "prod")
     canary = other(before["colour"])
     run = promote(envs, "staging", canary_pauses=[10], release_gate_interval=1)
-    wait_until(lambda: lock_of(envs, "prod").get("paused_percent") == "10", what="prod's pause after 10 %")
-    assert live(envs, "prod")["weights"][canary] == 10
-    aborted = must(release(envs, "abort", "-e", "env=prod", "-e", json.dumps({"reason": "test: stop it"})))
-    assert "lock freed" in flat(aborted)
-    out = run.communicate(timeout=120)[0]
+    try:
+        wait_until(lambda: lock_of(envs, "prod").get("paused_percent") == "10", what="prod's pause after 10 %")
+        assert live(envs, "prod")["weights"][canary] == 10
+        aborted = must(release(envs, "abort", "-e", "env=prod", "-e", json.dumps({"reason": "test: stop it"})))
+        assert "lock freed" in flat(aborted)
+        out = run.communicate(timeout=120)[0]
+    finally:
+        if run.poll() is None:
+            kill_run(run)
     assert run.returncode != 0 and "restored nothing" in " ".join(out.split()), out[-3000:]
     # The stopped run found its lock gone and left everything to the abort: nothing moved after it.
     assert live(envs, "prod")["weights"] == before["weights"] and services(envs, "prod") == tds_before
