@@ -159,9 +159,9 @@ THROTTLED_SERVICES = ["ecs", "ecr", "elasticloadbalancing", "dynamodb", "ec2", "
 
 def test_a_promotion_succeeds_with_30_percent_of_calls_throttled(envs: Cloud) -> None:
     v4 = build(envs, "v4")
-    # Each streak costs about 15 s of backoff (botocore's within each of our 4 attempts), so six bound the run time.
+    # Each streak costs about 15 s of backoff (botocore's within each of our 4 attempts), so three bound the run time.
     envs.control.set_fault(
-        "throttle", share=0.3, seed=7, streak=THROTTLE_STREAK, services=THROTTLED_SERVICES, limit=6 * THROTTLE_STREAK
+        "throttle", share=0.3, seed=7, streak=THROTTLE_STREAK, services=THROTTLED_SERVICES, limit=3 * THROTTLE_STREAK
     )
     try:
         must(release(envs, "deploy", "-e", "env=dev", "-e", "version=v4"))
