@@ -129,18 +129,20 @@ def suite_pytest(name: str, *args: str) -> Result:
 
 
 OUTPUT = ROOT / "tests" / "output"
-# The integration tests run as two pytest processes, each with a local cloud of its own, about equal in time (see
+# The integration tests run as three pytest processes, each with a local cloud of its own, about equal in time (see
 # docs/performance.md). New test files join the second shard. In the first, the AWX jobs provision dev, staging and
-# prod and leave a snapshot of them that the promotion and release safety tests restore instead of provisioning
-# again: keep them together.
+# prod and leave a snapshot of them that the promotion tests restore instead of provisioning again: keep them together.
 RELEASE_FILES = (
     "tests/integration/test_awx_jobs.py",
     "tests/integration/test_promotion.py",
-    "tests/integration/test_release_safety.py",
 )
+# The release safety tests provision dev, staging and prod themselves: a third process, so the releases shard stays
+# about as long as the provisioning one.
+SAFETY_FILES = ("tests/integration/test_release_safety.py",)
 INTEGRATION_SHARDS = {
     "releases": list(RELEASE_FILES),
-    "provisioning": ["tests/integration", *(f"--ignore={f}" for f in RELEASE_FILES)],
+    "safety": list(SAFETY_FILES),
+    "provisioning": ["tests/integration", *(f"--ignore={f}" for f in RELEASE_FILES + SAFETY_FILES)],
 }
 
 
@@ -316,7 +318,7 @@ SUITES: dict[str, Callable[[], Result]] = {
 # `make test`: these first, in order, then the rest side by side, PARALLEL_JOBS at once, the longest first.
 FIRST = ("lint", "unit")
 PARALLEL_JOBS = 3
-BUDGET_MINUTES = 30
+BUDGET_MINUTES = 35  # the hard limit; the aim is 20 (docs/performance.md)
 SPLIT_SUITES = ("integration", "molecule", "fast")  # suites run as several jobs, reported as one with a line per job
 
 
