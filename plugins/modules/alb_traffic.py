@@ -148,19 +148,16 @@ def bake(module, elbv2, cloudwatch, receiving, lease, changed):
     started = time.monotonic()
     end = started + (p["bake_seconds"] if changed else 0)
     looks = 0
+    # The lock was checked just before the weights moved; the lease's sleep checks it (and renews it) again at every
+    # interval, so each look follows one check.
+    sleep = lease.sleep if lease is not None else time.sleep
     while True:
-        if lease is not None:
-            lease.keep()
         passed, alarms_why, health_why = look(elbv2, cloudwatch, p["gate_alarms"], receiving)
         looks += 1
         left = end - time.monotonic()
         if not passed or left <= 0:
             break
-        pause = min(left, float(p["gate_interval"]))
-        if lease is not None:
-            lease.sleep(pause)
-        else:
-            time.sleep(pause)
+        sleep(min(left, float(p["gate_interval"])))
     return {
         "passed": passed,
         "enforced": p["gate_mode"] == "enforce",

@@ -203,9 +203,7 @@ class Lease:
             self.read()
             return
         if not self.renewals:  # learn DynamoDB's time, and that the lock is still this run's
-            lock = read_lock(self.table, self.environment, self.clock)
-            if not lock or lock.get("lock_id") != self.lock_id:
-                raise LeaseLost(renew_message(self.environment, self.lock_id, lock))
+            self.read()
         renew(self.table, self.environment, self.lock_id, int(self.clock.now() + self.lease_seconds))
         self.renewals += 1
         self._due = self._local() + max(1.0, self.lease_seconds / 3)
