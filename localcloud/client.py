@@ -164,6 +164,11 @@ class LocalCloudClient:
     def set_rollout_seconds(self, seconds: float) -> None:
         self._ok("PUT", "/_localcloud/settings", {"rollout_seconds": seconds})
 
+    def master_password_sha256(self, db_instance: str) -> str | None:
+        """SHA-256 of the master password the DB instance was created with; None when it has none."""
+        status, body = self.request("GET", f"/_localcloud/rds/{db_instance}/master-password")
+        return body["sha256"] if status == 200 else None
+
     def lb_get(self, load_balancer: str, path: str = "/health", port: int = 80) -> tuple[int, Any]:
         return self.request("GET", f"/_localcloud/lb/{load_balancer}{path}?port={port}")
 

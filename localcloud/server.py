@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import functools
+import hashlib
 import io
 import json
 import os
@@ -12,22 +12,21 @@ import socket
 import tempfile
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
-import botocore.exceptions
-import botocore.session
 from moto.moto_api import recorder
 from moto.moto_server.threaded_moto_server import MotoRequestHandler
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.rds.models import rds_backends
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from . import fidelity, health
+from . import fidelity, health, strict
 from .client import service_and_action
 from .ecs import EcsEmulator, Settings
+from .errors import Answer, error_response, speaks_json
 from .faults import FaultError, Faults
 from .snapshots import Snapshots
 
@@ -54,47 +53,28 @@ def request_service_and_action(environ: dict[str, Any], body: bytes) -> tuple[st
     )
 
 
-@functools.cache
-def _protocol(signing_name: str) -> str:
-    """The protocol of the service signed as `signing_name`, when botocore's model has that name."""
-    try:
-        return botocore.session.get_session().get_service_model(signing_name).metadata.get("protocol", "")
-    except botocore.exceptions.UnknownServiceError:
-        return ""
-
-
-def throttling_response(service: str, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+def throttling_response(service: str, environ: dict[str, Any]) -> Answer:
     """The error each AWS protocol returns when a call is throttled."""
-    request_id = str(uuid.uuid4())
-    content_type = environ.get("CONTENT_TYPE", "")
-    if "json" in content_type or _protocol(service) == "rest-json":
-        body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()
-        return (
-            "400 Bad Request",
-            [
-                ("Content-Type", "application/x-amz-json-1.1"),
-                ("x-amzn-ErrorType", "ThrottlingException"),
-                ("x-amzn-RequestId", request_id),
-            ],
-            body,
-        )
+    if speaks_json(service, environ):
+        return error_response(service, environ, "400 Bad Request", "ThrottlingException", "Rate exceeded")
     if service == "ec2":
-        body = (
-            "<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded."
-            f"</Message></Error></Errors><RequestID>{request_id}</RequestID></Response>"
-        ).encode()
-        return "503 Service Unavailable", [("Content-Type", "text/xml")], body
+        return error_response(
+            service, environ, "503 Service Unavailable", "RequestLimitExceeded", "Request limit exceeded."
+        )
     if service == "s3":
-        body = (
-            "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message>"
-            f"<RequestId>{request_id}</RequestId></Error>"
-        ).encode()
-        return "503 Slow Down", [("Content-Type", "application/xml")], body
-    body = (
-        "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message>"
-        f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>"
-    ).encode()
-    return "400 Bad Request", [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)], body
+        return error_response(service, environ, "503 Slow Down", "SlowDown", "Please reduce your request rate.")
+    return error_response(service, environ, "400 Bad Request", "Throttling", "Rate exceeded")
+
+
+def _master_password_digest(identifier: str) -> str | None:
+    """SHA-256 of the master password a DB instance was created with (for tests; the password itself never leaves)."""
+    for regions in rds_backends.values():
+        for backend in regions.values():
+            database = backend.databases.get(identifier)
+            password = getattr(database, "master_user_password", None)
+            if password:
+                return hashlib.sha256(password.encode()).hexdigest()
+    return None
 
 
 class LocalCloud:
@@ -183,7 +163,11 @@ class LocalCloud:
             service, action = request_service_and_action(environ, body)
             started, clock = time.time(), time.perf_counter()
             if service and self.faults.should_throttle(service):
-                status, headers, payload = throttling_response(service, environ)
+                refused = throttling_response(service, environ)
+            else:
+                refused = strict.refusal(environ, body, service, action) if service else None
+            if refused is not None:
+                status, headers, payload = refused
                 start_response(status, [*headers, ("Content-Length", str(len(payload)))])
                 return [payload]
             self.emulator.reconcile()
@@ -246,6 +230,11 @@ class LocalCloud:
             return self._control_snapshots(method, parts[1:], start_response)
         if parts[0] == "faults":
             return self._control_faults(method, parts[1:], body, start_response)
+        if parts[0] == "rds" and len(parts) == 3 and parts[2] == "master-password" and method == "GET":
+            digest = _master_password_digest(parts[1])
+            if digest is None:
+                return self._json(start_response, 404, {"error": f"no DB instance '{parts[1]}' with a master password"})
+            return self._json(start_response, 200, {"identifier": parts[1], "sha256": digest})
         if parts[0] == "settings" and method in ("PUT", "POST"):
             try:
                 data = json.loads(body or b"{}")
@@ -262,7 +251,14 @@ class LocalCloud:
                 port = int(query.get("port", ["80"])[0])
             except ValueError:
                 return self._json(start_response, 400, {"error": "'port' must be a whole number"})
-            status, answer = health.answer(self.emulator, self._rng, parts[1], "/" + "/".join(parts[2:]), port)
+            status, answer = health.answer(
+                self.emulator,
+                self._rng,
+                parts[1],
+                "/" + "/".join(parts[2:]),
+                port,
+                health.requested_host(environ.get("HTTP_HOST", "")),
+            )
             return self._json(start_response, status, answer)
         return self._json(
             start_response,
@@ -279,7 +275,8 @@ class LocalCloud:
                     "PUT /_localcloud/faults/<name>",
                     "DELETE /_localcloud/faults/<name>",
                     "PUT /_localcloud/settings",
-                    "GET /_localcloud/lb/<load-balancer-name>/<path>",
+                    "GET /_localcloud/rds/<db-instance-identifier>/master-password",
+                    "GET /_localcloud/lb/<load-balancer name, DNS name or Route 53 name>/<path>",
                 ],
             },
         )
