@@ -1,25 +1,34 @@
 """ECS service deployments, tasks and load-balancer targets, as ECS runs them.
 
-moto's ECS keeps the deployment a service was created with forever. This module
-replaces that with the rolling-update life cycle AWS documents:
+moto's ECS keeps the deployment a service was created with forever and starts no tasks for it. This module replaces
+that with the rolling-update life cycle AWS documents:
 
-* CreateService, and UpdateService with a new task definition or forceNewDeployment,
-  start a PRIMARY deployment IN_PROGRESS; the previous PRIMARY becomes ACTIVE.
-* After the rollout time the PRIMARY is COMPLETED with runningCount = desiredCount,
-  the ACTIVE deployments' tasks are stopped and their targets deregistered.
-* A release marked unhealthy fails its health checks; with the deployment circuit
-  breaker on, the deployment ends FAILED and, with rollback, ECS starts a new
-  deployment of the last COMPLETED task definition.
-* Tasks exist as ECS tasks (ListTasks by service, DescribeTasks) and as targets of
-  the service's target groups (ip for awsvpc, instance + host port otherwise).
+* CreateService, and UpdateService with a new task definition or forceNewDeployment, start a PRIMARY deployment
+  IN_PROGRESS; the previous PRIMARY becomes ACTIVE.
+* Tasks roll as minimumHealthyPercent and maximumPercent allow: new tasks start while the service is under
+  maximumPercent and, on EC2, a container instance has the CPU and memory free and, for an awsvpc task, an ENI
+  (capacity.py); a task is healthy once it has run for the rollout time; old tasks stop down to what
+  minimumHealthyPercent keeps (with 0 all at once), which makes room for more new ones. The PRIMARY is COMPLETED
+  when all its tasks are healthy; the ACTIVE deployments are then gone.
+* A task starts only if it can fetch its secrets with its execution role (task_secrets.py) and pull its images from its
+  network (reach.py); otherwise it stops with ECS's error and stopCode TaskFailedToStart, and counts as a failed task.
+* A release marked unhealthy fails its health checks. With the deployment circuit breaker on, failed tasks up to the
+  threshold end the deployment FAILED and, with rollback, ECS starts a new deployment of the last COMPLETED task
+  definition; without it ECS keeps trying.
+* Tasks exist as ECS tasks (ListTasks by service, DescribeTasks) and as targets of the service's target groups (ip for
+  awsvpc, instance + host port otherwise).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
+import re
 import sys
 import time
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +41,8 @@ from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.elbv2.models import FakeHealthStatus, FakeTargetGroup, elbv2_backends
 from moto.moto_api import state_manager
 
+from . import capacity, reach, task_secrets
+from .capacity import NOTHING, Resources, Slot
 from .faults import Faults
 
 DEFAULT_DEPLOYMENT_CONFIGURATION = {
@@ -40,6 +51,9 @@ DEFAULT_DEPLOYMENT_CONFIGURATION = {
     "minimumHealthyPercent": 100,
 }
 FIRST_DYNAMIC_HOST_PORT = 32768
+TROUBLESHOOTING = "For more information, see the Troubleshooting section of the Amazon ECS Developer Guide."
+SCHEDULER_STOP = "ServiceSchedulerInitiated"
+FAILED_TO_START = "TaskFailedToStart"
 
 
 @dataclass
@@ -62,7 +76,10 @@ class Deployment:
     failed_tasks: int = 0
     tasks: list[Task] = field(default_factory=list)
     updated_at: Any = None
-    placement_reported: bool = False
+    # The last stall (a task it could not place) written to the service's events: each is written once, not on every
+    # look, until a task is placed again.
+    stall_reported: str = ""
+    impaired_reported: bool = False
 
     def as_api(self) -> dict[str, Any]:
         running = sum(1 for t in self.tasks if t.last_status == "RUNNING")
@@ -85,6 +102,45 @@ class Deployment:
             "rolloutStateReason": self.reason,
         }
 
+    def prune(self) -> None:
+        """Forget stopped tasks (DescribeTasks still finds them)."""
+        self.tasks = live(self.tasks)
+
+
+@dataclass
+class InstanceUse:
+    """What the live tasks on one container instance take, and how many of them belong to the service being placed."""
+
+    reserved: Resources = NOTHING
+    enis: int = 0
+    running: int = 0
+    pending: int = 0
+    service_tasks: int = 0
+
+
+def live(tasks: list[Task]) -> list[Task]:
+    return [t for t in tasks if t.last_status != "STOPPED"]
+
+
+def failure_threshold(desired: int) -> int:
+    """The deployment circuit breaker's failed-task threshold: half the desired count, at least 3, at most 200."""
+    return min(200, max(3, math.ceil(desired * 0.5)))
+
+
+def _configuration(service: Any, key: str) -> Any:
+    return (service.deployment_configuration or {}).get(key, DEFAULT_DEPLOYMENT_CONFIGURATION[key])
+
+
+def _takes_eni(task: Task) -> bool:
+    """Whether a task holds an ENI of its own (awsvpc, moto's RunTask tasks too)."""
+    return any(attachment.get("type") == "ElasticNetworkInterface" for attachment in task.attachments)
+
+
+def _reservation(task: Task) -> Resources:
+    """What a task holds on its container instance (moto's own RunTask tasks carry moto's reckoning)."""
+    requirements = task.resource_requirements or {}
+    return Resources(int(requirements.get("CPU") or 0), int(requirements.get("MEMORY") or 0))
+
 
 class EcsEmulator:
     """Owns the patched moto behaviour; one per process (moto's backends are global)."""
@@ -105,6 +161,11 @@ class EcsEmulator:
         service.events.insert(0, {"id": str(uuid.uuid4()), "createdAt": utcnow(), "message": message})
         del service.events[100:]
 
+    def _stalled(self, service: Any, dep: Deployment, message: str) -> None:
+        if dep.stall_reported != message:
+            self._event(service, message)
+            dep.stall_reported = message
+
     def _images(self, backend: EC2ContainerServiceBackend, td_arn: str) -> list[str]:
         td = backend.describe_task_definition(td_arn)
         return [c.get("image", "") for c in td.container_definitions]
@@ -114,6 +175,14 @@ class EcsEmulator:
             service._lc_deployments = []
             service._lc_last_completed = None
         return service._lc_deployments
+
+    def _healthy(self, task: Task, now: float) -> bool:
+        """Running for the rollout time, and not a release marked unhealthy."""
+        return (
+            task.last_status == "RUNNING"
+            and now - task._lc_started >= self.settings.rollout_seconds
+            and not self.faults.release_unhealthy(self._images(task._backend, task.task_definition_arn))
+        )
 
     # -- service operations --------------------------------------------------------------------
     def start_deployment(self, backend: EC2ContainerServiceBackend, service: Any, td_arn: str) -> None:
@@ -134,7 +203,7 @@ class EcsEmulator:
         dep.reason = f"ECS deployment {dep.id} in progress."
         deployments.insert(0, dep)
         service.task_definition = td_arn
-        self._place_tasks(backend, service, dep)
+        self._roll(backend, service, dep)
         self._publish(service)
 
     def scale(self, backend: EC2ContainerServiceBackend, service: Any, desired: int) -> None:
@@ -143,16 +212,15 @@ class EcsEmulator:
         if primary is None:
             return
         primary.desired = desired
-        running = [t for t in primary.tasks if t.last_status in ("RUNNING", "PENDING")]
-        for task in running[desired:]:
+        for task in live(primary.tasks)[desired:]:
             self._stop_task(backend, service, task, f"Scaling activity initiated by (deployment {primary.id})")
-        primary.tasks = [t for t in primary.tasks if t.last_status != "STOPPED"]
-        self._place_tasks(backend, service, primary)
+        primary.prune()
+        self._roll(backend, service, primary)
         self._publish(service)
 
     def stop_service(self, backend: EC2ContainerServiceBackend, service: Any) -> None:
         for dep in self._state(service):
-            for task in dep.tasks:
+            for task in live(dep.tasks):
                 self._stop_task(backend, service, task, "Service deleted")
             dep.tasks = []
         service._lc_deployments = []
@@ -167,72 +235,269 @@ class EcsEmulator:
         service.running_count = sum(d.as_api()["runningCount"] for d in deployments)
         service.pending_count = sum(d.as_api()["pendingCount"] for d in deployments)
 
-    # -- tasks and targets -------------------------------------------------------------------
+    # -- container instances ---------------------------------------------------------------------
     def _container_instances(self, backend: EC2ContainerServiceBackend, cluster_name: str) -> list[Any]:
         """Container instances of the cluster; EC2 instances whose user data names the
         cluster (ECS_CLUSTER=...) join it, as the ECS agent makes them do."""
-        known = backend.container_instances.setdefault(cluster_name, {})
-        registered = {ci.ec2_instance_id for ci in known.values()}
+        registered = {ci.ec2_instance_id for ci in backend.container_instances.get(cluster_name, {}).values()}
         ec2 = ec2_backends[backend.account_id][backend.region_name]
         for instance in ec2.all_instances():
             if instance.id in registered or instance.state != "running":
                 continue
-            user_data = instance.user_data
-            if isinstance(user_data, list):
-                user_data = user_data[0] if user_data else ""
-            text = _decode_user_data(user_data)
-            if f"ECS_CLUSTER={cluster_name}" in text:
+            if re.search(rf"\bECS_CLUSTER={re.escape(cluster_name)}(?![\w-])", _user_data_text(instance)):
                 backend.register_container_instance(cluster_name, instance.id)
-        return [ci for ci in known.values() if ci.status == "ACTIVE"]
+        # read after registering: moto replaces an empty cluster's dict of container instances
+        return [ci for ci in backend.container_instances.get(cluster_name, {}).values() if ci.status == "ACTIVE"]
 
-    def _place_tasks(self, backend: EC2ContainerServiceBackend, service: Any, dep: Deployment) -> None:
-        missing = dep.desired - sum(1 for t in dep.tasks if t.last_status != "STOPPED")
-        if missing <= 0 or dep.rollout_state == "FAILED":
-            return
-        td = backend.describe_task_definition(dep.task_definition)
-        cluster = backend._get_cluster(service.cluster_name)
-        instances: list[Any] = []
-        if (service.launch_type or "EC2") == "EC2":
-            instances = self._container_instances(backend, cluster.name)
-            if not instances:
-                if not dep.placement_reported:
-                    self._event(
-                        service,
-                        f"(service {service.name}) was unable to place a task because no container instance met "
-                        "all of its requirements. Reason: No Container Instances were found in your cluster.",
-                    )
-                    dep.placement_reported = True
-                return
-        hung = self.faults.release_hangs(self._images(backend, dep.task_definition))
-        started = []
-        for index in range(missing):
-            instance = instances[(len(dep.tasks) + index) % len(instances)] if instances else None
-            task = Task(
-                cluster,
-                td,
-                instance.container_instance_arn if instance else None,
-                None,
-                backend,
-                group=f"service:{service.name}",
-                launch_type=service.launch_type or "EC2",
-                started_by=dep.id,
-                networking_configuration=service.network_configuration or None,
+    @staticmethod
+    def _usage(backend: EC2ContainerServiceBackend, cluster_name: str, group: str) -> dict[str, InstanceUse]:
+        """Per container instance ARN, what the cluster's live tasks hold on it."""
+        usage: dict[str, InstanceUse] = defaultdict(InstanceUse)
+        for task in backend.tasks.get(cluster_name, {}).values():
+            if task.last_status == "STOPPED" or not task.container_instance_arn:
+                continue
+            use = usage[task.container_instance_arn]
+            use.reserved = use.reserved + _reservation(task)
+            use.enis += _takes_eni(task)
+            use.running += task.last_status == "RUNNING"
+            use.pending += task.last_status == "PENDING"
+            use.service_tasks += task.group == group
+        return usage
+
+    def refresh_container_instances(self, backend: EC2ContainerServiceBackend, cluster_name: str) -> None:
+        """Show each container instance's remaining CPU and memory and its task counts, as DescribeContainerInstances
+        reports them."""
+        self._container_instances(backend, cluster_name)
+        usage = self._usage(backend, cluster_name, "")
+        for instance in backend.container_instances.get(cluster_name, {}).values():
+            use = usage[instance.container_instance_arn]
+            capacity.show_remaining(instance, capacity.registered(instance) - use.reserved)
+            instance.running_tasks_count = use.running
+            instance.pending_tasks_count = use.pending
+
+    def _slots(self, backend: EC2ContainerServiceBackend, cluster_name: str, service: Any) -> list[Slot]:
+        ec2 = ec2_backends[backend.account_id][backend.region_name]
+        usage = self._usage(backend, cluster_name, f"service:{service.name}")
+        slots = []
+        for instance in self._container_instances(backend, cluster_name):
+            ec2_instance = ec2.get_instance(instance.ec2_instance_id)
+            if ec2_instance.state != "running":
+                continue
+            use = usage[instance.container_instance_arn]
+            limit = capacity.awsvpc_task_limit(ec2_instance.instance_type)
+            slots.append(
+                Slot(
+                    instance,
+                    capacity.registered(instance) - use.reserved,
+                    instance.attributes.get("ecs.availability-zone", ""),
+                    use.service_tasks,
+                    None if limit is None else max(0, limit - use.enis),
+                )
             )
-            task._lc_instance = instance
-            task._lc_deployment = dep
-            task._lc_started = time.monotonic()
-            task._lc_targets = []
-            if hung:
-                task.last_status = "PENDING"
-            backend.tasks.setdefault(cluster.name, {})[task.task_arn] = task
-            dep.tasks.append(task)
-            started.append(task)
-            if not hung:
-                self._register_targets(backend, service, task, td)
+        return slots
+
+    def _choose_instances(
+        self,
+        backend: EC2ContainerServiceBackend,
+        service: Any,
+        dep: Deployment,
+        need: Resources,
+        count: int,
+        eni: bool,
+    ) -> list[Slot]:
+        """Up to `count` container instances for new tasks, spread as a service's default placement spreads them;
+        `eni`: each task (awsvpc) takes one of the instance's ENIs."""
+        slots = self._slots(backend, service.cluster_name, service)
+        if not slots:
+            self._stalled(
+                service,
+                dep,
+                f"(service {service.name}) was unable to place a task because no container instance met all of its "
+                "requirements. Reason: No Container Instances were found in your cluster.",
+            )
+            return []
+        chosen: list[Slot] = []
+        for _task in range(count):
+            slot = capacity.place(slots, need, eni)
+            if slot is None:
+                nearest, problem = capacity.closest(slots, need, eni)
+                self._stalled(
+                    service,
+                    dep,
+                    f"(service {service.name}) was unable to place a task because no container instance met all of "
+                    f"its requirements. The closest matching (container-instance {nearest.instance.id}) {problem}. "
+                    f"{TROUBLESHOOTING}",
+                )
+                break
+            slot.take(need, eni)
+            chosen.append(slot)
+        return chosen
+
+    # -- the rolling update ---------------------------------------------------------------------
+    def _roll(self, backend: EC2ContainerServiceBackend, service: Any, primary: Deployment) -> None:
+        """Stop replaced tasks and start new ones until neither is possible now. Each round stops or starts at least
+        one task, and both are bounded, so it ends."""
+        while True:
+            stopped = self._stop_replaced(backend, service, primary)
+            started = self._place_tasks(backend, service, primary)
+            if not stopped and not started:
+                return
+
+    def _stop_replaced(self, backend: EC2ContainerServiceBackend, service: Any, primary: Deployment) -> int:
+        """Stop old deployments' tasks: those not healthy at once, healthy ones down to minimumHealthyPercent."""
+        deployments = self._state(service)
+        old = [t for d in reversed(deployments) if d is not primary for t in live(d.tasks)]
+        if not old:
+            return 0
+        now = time.monotonic()
+        healthy = sum(1 for d in deployments for t in live(d.tasks) if self._healthy(t, now))
+        keep = math.ceil(primary.desired * _configuration(service, "minimumHealthyPercent") / 100)
+        victims = [t for t in old if not self._healthy(t, now)]
+        victims += [t for t in old if self._healthy(t, now)][: max(0, healthy - keep)]
+        for task in victims:
+            self._stop_task(backend, service, task, f"Scaling activity initiated by (deployment {primary.id})")
+        for dep in deployments:
+            if dep is not primary:
+                dep.prune()
+        return len(victims)
+
+    def _place_tasks(self, backend: EC2ContainerServiceBackend, service: Any, dep: Deployment) -> int:
+        missing = dep.desired - len(live(dep.tasks))
+        if missing <= 0 or dep.rollout_state == "FAILED":
+            return 0
+        in_service = sum(len(live(d.tasks)) for d in self._state(service))
+        room = math.floor(dep.desired * _configuration(service, "maximumPercent") / 100) - in_service
+        if room <= 0:
+            if not self._in_flight(service):
+                self._stalled(
+                    service,
+                    dep,
+                    f"(service {service.name}) was unable to stop or start tasks during a deployment because of the "
+                    "service deployment configuration. Update the minimumHealthyPercent or maximumPercent value and "
+                    "try again.",
+                )
+            return 0
+        td = backend.describe_task_definition(dep.task_definition)
+        need = capacity.task_reservation(td)
+        count = min(missing, room)
+        hosts: list[Slot | None] = (
+            [*self._choose_instances(backend, service, dep, need, count, td.network_mode == "awsvpc")]
+            if (service.launch_type or "EC2") == "EC2"
+            else [None] * count
+        )
+        started = [self._launch(backend, service, dep, td, need, slot) for slot in hosts]
+        if len(started) == count:
+            dep.stall_reported = ""  # placed all it asked for: a later stall is a new one
         if started:
             ids = " ".join(f"(task {t.id})" for t in started)
             self._event(service, f"(service {service.name}) has started {len(started)} tasks: {ids}.")
+        return len(started)
 
+    def _in_flight(self, service: Any) -> bool:
+        """Whether a live task of the service is not healthy yet: it may still become healthy or stop."""
+        now = time.monotonic()
+        return any(not self._healthy(t, now) for d in self._state(service) for t in live(d.tasks))
+
+    def _launch(
+        self,
+        backend: EC2ContainerServiceBackend,
+        service: Any,
+        dep: Deployment,
+        td: Any,
+        need: Resources,
+        slot: Slot | None,
+    ) -> Task:
+        instance = slot.instance if slot else None
+        cluster = backend._get_cluster(service.cluster_name)
+        task = Task(
+            cluster,
+            td,
+            instance.container_instance_arn if instance else None,
+            capacity.moto_requirements(need) if instance else None,
+            backend,
+            group=f"service:{service.name}",
+            launch_type=service.launch_type or "EC2",
+            started_by=dep.id,
+            networking_configuration=self._task_network(backend, service, instance),
+        )
+        task._lc_instance = instance
+        task._lc_deployment = dep
+        task._lc_started = time.monotonic()
+        task._lc_targets = []
+        task._lc_start_failure = self._start_failure(backend, service, task, td, instance)
+        if task._lc_start_failure or self.faults.release_hangs(self._images(backend, td.arn)):
+            task.last_status = "PENDING"
+        else:
+            self._register_targets(backend, service, task, td)
+        backend.tasks.setdefault(cluster.name, {})[task.task_arn] = task
+        dep.tasks.append(task)
+        return task
+
+    @staticmethod
+    def _task_network(backend: EC2ContainerServiceBackend, service: Any, instance: Any) -> dict[str, Any] | None:
+        """The service's network configuration, with a subnet in the container instance's Availability Zone first:
+        an awsvpc task's ENI is in the instance's zone."""
+        config = service.network_configuration or None
+        awsvpc = (config or {}).get("awsvpcConfiguration") or {}
+        if instance is None or not awsvpc.get("subnets"):
+            return config
+        ec2 = ec2_backends[backend.account_id][backend.region_name]
+        zone = instance.attributes.get("ecs.availability-zone")
+        subnets = sorted(awsvpc["subnets"], key=lambda s: ec2.get_subnet(s).availability_zone != zone)
+        return {**config, "awsvpcConfiguration": {**awsvpc, "subnets": subnets}}
+
+    # -- what a task needs to start ---------------------------------------------------------------
+    def _start_failure(
+        self, backend: EC2ContainerServiceBackend, service: Any, task: Task, td: Any, instance: Any
+    ) -> str | None:
+        """ECS's stopped reason when the task cannot fetch its secrets or pull its images; None when it can start."""
+        path = self._network_path(backend, service, task, td, instance)
+        if path is None:
+            return None
+        return task_secrets.secrets_failure(td, task.id, path, backend.account_id) or reach.pull_failure(
+            path, self._images(backend, td.arn)
+        )
+
+    @staticmethod
+    def _network_path(
+        backend: EC2ContainerServiceBackend, service: Any, task: Task, td: Any, instance: Any
+    ) -> reach.NetworkPath | None:
+        """The subnet a task reaches out from: its ENI's (awsvpc), else its container instance's."""
+        ec2 = ec2_backends[backend.account_id][backend.region_name]
+        if td.network_mode == "awsvpc":
+            awsvpc = (service.network_configuration or {}).get("awsvpcConfiguration") or {}
+            return reach.awsvpc_path(ec2, _task_detail(task, "subnetId"), service.launch_type, awsvpc)
+        return reach.instance_path(ec2, instance.ec2_instance_id) if instance else None
+
+    def _settle_start_failures(self, backend: EC2ContainerServiceBackend, service: Any) -> None:
+        """Stop the tasks that failed to start once their start has been tried for half the rollout time (the pull's
+        retries), and count them as failed tasks of their deployment."""
+        now = time.monotonic()
+        for dep in self._state(service):
+            for task in live(dep.tasks):
+                reason = task._lc_start_failure
+                if not reason or now - task._lc_started < self.settings.rollout_seconds / 2:
+                    continue
+                self._stop_task(backend, service, task, reason, FAILED_TO_START)
+                dep.failed_tasks += 1
+                if dep.failed_tasks == 1:
+                    self._event(service, f"(service {service.name}) (task {task.id}) failed to start: {reason}")
+            dep.prune()
+
+    def _check_failures(self, backend: EC2ContainerServiceBackend, service: Any, primary: Deployment) -> None:
+        """Tasks that failed to start trip the circuit breaker at its threshold; without it ECS says it cannot start
+        tasks consistently and keeps trying."""
+        if primary.rollout_state != "IN_PROGRESS" or primary.failed_tasks < failure_threshold(primary.desired):
+            return
+        breaker = _configuration(service, "deploymentCircuitBreaker") or {}
+        if breaker.get("enable"):
+            self._fail(backend, service, primary, primary.failed_tasks, bool(breaker.get("rollback")))
+        elif not primary.impaired_reported:
+            message = f"(service {service.name}) is unable to consistently start tasks successfully. {TROUBLESHOOTING}"
+            self._event(service, message)
+            primary.impaired_reported = True
+
+    # -- targets ---------------------------------------------------------------------------------
     def _register_targets(self, backend: EC2ContainerServiceBackend, service: Any, task: Task, td: Any) -> None:
         elbv2 = elbv2_backends[backend.account_id][backend.region_name]
         for lb in service.load_balancers or []:
@@ -241,7 +506,7 @@ class EcsEmulator:
                 continue
             port = int(lb.get("containerPort") or tg.port or 80)
             if tg.target_type == "ip":
-                target_id = _task_ip(task)
+                target_id = _task_detail(task, "privateIPv4Address")
                 if target_id is None:
                     continue
             elif task._lc_instance is not None:
@@ -254,16 +519,28 @@ class EcsEmulator:
             self.targets[(tg.arn, target_id, port)] = task
             task._lc_targets.append((tg, target_id, port))
 
-    def _stop_task(self, backend: EC2ContainerServiceBackend, service: Any, task: Task, reason: str) -> None:
+    def _stop_task(
+        self,
+        backend: EC2ContainerServiceBackend,
+        service: Any,
+        task: Task,
+        reason: str,
+        stop_code: str = SCHEDULER_STOP,
+    ) -> None:
+        """Stop a task: its targets are deregistered, its ENI released and its reservation freed."""
         for tg, target_id, port in getattr(task, "_lc_targets", []):
             current = tg.targets.get(target_id)
             if current is not None and int(current.get("Port", 0)) == port:
                 tg.targets.pop(target_id, None)
             self.targets.pop((tg.arn, target_id, port), None)
         task._lc_targets = []
+        eni = _task_detail(task, "networkInterfaceId")
+        if eni:
+            ec2_backends[backend.account_id][backend.region_name].enis.pop(eni, None)
         task.last_status = "STOPPED"
         task.desired_status = "STOPPED"
         task.stopped_reason = reason
+        task.stop_code = stop_code
 
     # -- the clock -------------------------------------------------------------------------------
     def reconcile(self) -> None:
@@ -276,41 +553,53 @@ class EcsEmulator:
 
     def _advance(self, backend: EC2ContainerServiceBackend, service: Any) -> None:
         primary = self._primary(service)
-        if primary is None or primary.rollout_state != "IN_PROGRESS":
+        if primary is None:
             return
-        self._place_tasks(backend, service, primary)
+        self._settle_start_failures(backend, service)
+        self._check_failures(backend, service, primary)
+        primary = self._primary(service)  # a rollback starts a new one
+        if primary is not None and primary.rollout_state != "FAILED":
+            self._roll(backend, service, primary)
+            if primary.rollout_state == "IN_PROGRESS":
+                self._judge(backend, service, primary)
+        self._publish(service)
+
+    def _judge(self, backend: EC2ContainerServiceBackend, service: Any, primary: Deployment) -> None:
+        """Complete the deployment when all its tasks are healthy; fail it when its release fails health checks."""
         images = self._images(backend, primary.task_definition)
-        if self.faults.release_hangs(images) or not primary.tasks:
-            self._publish(service)
+        if self.faults.release_hangs(images):
             return
+        if self.faults.release_unhealthy(images):
+            if live(primary.tasks):
+                self._fail_health_checks(backend, service, primary)
+            return
+        now = time.monotonic()
+        if sum(1 for t in live(primary.tasks) if self._healthy(t, now)) >= primary.desired:
+            self._complete(backend, service, primary)
+
+    def _fail_health_checks(self, backend: EC2ContainerServiceBackend, service: Any, primary: Deployment) -> None:
+        """Tasks of an unhealthy release fail their health checks: failedTasks rises to the threshold over the
+        rollout time, and the circuit breaker, when on, then fails the deployment."""
         elapsed = time.monotonic() - primary.started
         rollout = self.settings.rollout_seconds
-        if self.faults.release_unhealthy(images):
-            threshold = min(200, max(3, math.ceil(primary.desired * 0.5)))
-            primary.failed_tasks = min(threshold, int(threshold * elapsed / rollout) if rollout else threshold)
-            breaker = (service.deployment_configuration or {}).get("deploymentCircuitBreaker") or {}
-            if elapsed >= rollout and breaker.get("enable"):
-                self._fail(backend, service, primary, threshold, bool(breaker.get("rollback")))
-            self._publish(service)
-            return
-        if elapsed < rollout:
-            self._publish(service)
-            return
-        self._complete(backend, service, primary)
+        threshold = failure_threshold(primary.desired)
+        failed = min(threshold, int(threshold * elapsed / rollout) if rollout else threshold)
+        primary.failed_tasks = max(primary.failed_tasks, failed)
+        breaker = _configuration(service, "deploymentCircuitBreaker") or {}
+        if elapsed >= rollout and breaker.get("enable"):
+            self._fail(backend, service, primary, threshold, bool(breaker.get("rollback")))
 
     def _complete(self, backend: EC2ContainerServiceBackend, service: Any, primary: Deployment) -> None:
         primary.rollout_state = "COMPLETED"
         primary.reason = f"ECS deployment {primary.id} completed."
         primary.updated_at = utcnow()
         for dep in self._state(service)[1:]:
-            for task in dep.tasks:
-                if task.last_status != "STOPPED":
-                    self._stop_task(backend, service, task, f"Scaling activity initiated by (deployment {primary.id})")
+            for task in live(dep.tasks):
+                self._stop_task(backend, service, task, f"Scaling activity initiated by (deployment {primary.id})")
         service._lc_deployments = [primary]
         service._lc_last_completed = primary.task_definition
         self._event(service, f"(service {service.name}) (deployment {primary.id}) deployment completed.")
         self._event(service, f"(service {service.name}) has reached a steady state.")
-        self._publish(service)
 
     def _fail(
         self, backend: EC2ContainerServiceBackend, service: Any, primary: Deployment, failed: int, rollback: bool
@@ -325,13 +614,14 @@ class EcsEmulator:
         previous = service._lc_last_completed
         if not rollback or previous is None:
             return
-        for task in primary.tasks:
-            self._stop_task(
-                backend,
-                service,
-                task,
-                "Task failed ELB health checks" if service.load_balancers else "Essential container in task exited",
-            )
+        for task in live(primary.tasks):
+            if task._lc_start_failure:
+                self._stop_task(backend, service, task, task._lc_start_failure, FAILED_TO_START)
+            elif service.load_balancers:
+                self._stop_task(backend, service, task, "Task failed ELB health checks")
+            else:
+                exited = "Essential container in task exited"
+                self._stop_task(backend, service, task, exited, "EssentialContainerExited")
         primary.tasks = []
         self.start_deployment(backend, service, previous)
         self._event(service, f"(service {service.name}) rolling back to deployment with task definition {previous}.")
@@ -379,6 +669,21 @@ class EcsEmulator:
 
     # -- installation into moto -----------------------------------------------------------------
     def install(self) -> None:
+        self._install_deployments()
+        self._install_container_instances()
+        reach.install_default_vpc_internet()
+        if not isinstance(getattr(NetworkInterface, "private_dns_name", None), property):
+            # moto's awsvpc tasks read it, but its ENIs set it only in VPCs with DNS hostnames on
+            NetworkInterface.private_dns_name = property(
+                lambda eni: (
+                    eni.__dict__.get("_lc_dns")
+                    or "ip-{}.ec2.internal".format((eni.private_ip_address or "").replace(".", "-"))
+                ),
+                lambda eni, value: eni.__dict__.__setitem__("_lc_dns", value),
+            )
+        self.pin_task_states()
+
+    def _install_deployments(self) -> None:
         emulator = self
         original_create = EC2ContainerServiceBackend.create_service
         original_delete = EC2ContainerServiceBackend.delete_service
@@ -464,16 +769,36 @@ class EcsEmulator:
         EC2ContainerServiceResponse.create_service = create_service_response
         FakeTargetGroup.health_for = health_for
         ecs_models.Service.deployment_configuration = None
-        if not isinstance(getattr(NetworkInterface, "private_dns_name", None), property):
-            # moto's awsvpc tasks read it, but its ENIs set it only in VPCs with DNS hostnames on
-            NetworkInterface.private_dns_name = property(
-                lambda eni: (
-                    eni.__dict__.get("_lc_dns")
-                    or "ip-{}.ec2.internal".format((eni.private_ip_address or "").replace(".", "-"))
-                ),
-                lambda eni, value: eni.__dict__.__setitem__("_lc_dns", value),
-            )
-        self.pin_task_states()
+
+    def _install_container_instances(self) -> None:
+        """Container instances register their instance type's CPU and memory, and report what their tasks leave."""
+        emulator = self
+        original_register = EC2ContainerServiceBackend.register_container_instance
+        original_list = EC2ContainerServiceBackend.list_container_instances
+        original_describe = EC2ContainerServiceBackend.describe_container_instances
+
+        def register_container_instance(backend: EC2ContainerServiceBackend, cluster_str: str, instance_id: str) -> Any:
+            container_instance = original_register(backend, cluster_str, instance_id)
+            instance = ec2_backends[backend.account_id][backend.region_name].get_instance(instance_id)
+            resources = capacity.registered_resources(instance.instance_type, _user_data_text(instance))
+            capacity.register(container_instance, resources)
+            return container_instance
+
+        def list_container_instances(
+            backend: EC2ContainerServiceBackend, cluster_str: str, status: str | None = None
+        ) -> Any:
+            cluster_name = cluster_str.split("/")[-1]
+            if cluster_name in backend.clusters:
+                emulator._container_instances(backend, cluster_name)
+            return original_list(backend, cluster_str, status)
+
+        def describe_container_instances(backend: EC2ContainerServiceBackend, cluster_str: str, ids: list[str]) -> Any:
+            emulator.refresh_container_instances(backend, backend._get_cluster(cluster_str).name)
+            return original_describe(backend, cluster_str, ids)
+
+        EC2ContainerServiceBackend.register_container_instance = register_container_instance
+        EC2ContainerServiceBackend.list_container_instances = list_container_instances
+        EC2ContainerServiceBackend.describe_container_instances = describe_container_instances
 
     @staticmethod
     def pin_task_states() -> None:
@@ -491,10 +816,11 @@ class EcsEmulator:
         self.targets = targets
 
 
-def _decode_user_data(user_data: Any) -> str:
-    import base64
-    import binascii
-
+def _user_data_text(instance: Any) -> str:
+    """An EC2 instance's user data as text (moto keeps it base64-encoded, sometimes in a list)."""
+    user_data = instance.user_data
+    if isinstance(user_data, list):
+        user_data = user_data[0] if user_data else ""
     if not user_data:
         return ""
     if hasattr(user_data, "as_bytes"):  # moto's Base64EncodedString
@@ -507,10 +833,11 @@ def _decode_user_data(user_data: Any) -> str:
         return str(user_data)
 
 
-def _task_ip(task: Task) -> str | None:
+def _task_detail(task: Task, name: str) -> str | None:
+    """A detail of an awsvpc task's ENI attachment (subnetId, privateIPv4Address, networkInterfaceId)."""
     for attachment in task.attachments:
         for detail in attachment.get("details", []):
-            if detail.get("name") == "privateIPv4Address":
+            if detail.get("name") == name:
                 return detail.get("value")
     return None
 

@@ -16,6 +16,7 @@ from moto.core.responses import EmptyResult
 from moto.dynamodb.models.table import Table
 from moto.ec2.models.instances import InstanceBackend
 from moto.ec2.models.launch_templates import LaunchTemplateVersion
+from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE
 from moto.ecs import models as ecs_models
 
 _INSTALLED = False
@@ -26,6 +27,10 @@ def install() -> None:
     if _INSTALLED:
         return
     _INSTALLED = True
+
+    # DescribeTags names a NAT gateway's resource type `natgateway` (moto: `nat-gateway`); amazon.aws's
+    # ec2_vpc_nat_gateway filters on it, and without it sees no tags and re-tags an unchanged gateway.
+    EC2_PREFIX_TO_RESOURCE["nat"] = "natgateway"
 
     original_cluster_init = ecs_models.Cluster.__init__
 

@@ -28,9 +28,16 @@ def wait_for(predicate, timeout: float = WAIT, interval: float = 0.2):
 
 
 def build_stack(cloud: Cloud, name: str = "lc", circuit_breaker: bool = True, desired: int = 2) -> dict:
-    """A VPC, an ALB with blue/green target groups and a weighted rule, and a Fargate service on blue."""
+    """A VPC routed to an internet gateway, an ALB with blue/green target groups and a weighted rule, and a Fargate
+    service on blue whose tasks get public IPs (to pull their images, as on AWS)."""
     ec2, elbv2, ecs = cloud.client("ec2"), cloud.client("elbv2"), cloud.client("ecs")
     vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    gateway = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=gateway, VpcId=vpc)
+    main = ec2.describe_route_tables(
+        Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "association.main", "Values": ["true"]}]
+    )["RouteTables"][0]["RouteTableId"]
+    ec2.create_route(RouteTableId=main, DestinationCidrBlock="0.0.0.0/0", GatewayId=gateway)
     subnets = [
         ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.9.{i}.0/24", AvailabilityZone=f"us-east-1{az}")["Subnet"][
             "SubnetId"
@@ -97,7 +104,9 @@ def build_stack(cloud: Cloud, name: str = "lc", circuit_breaker: bool = True, de
         taskDefinition=tds[0],
         desiredCount=desired,
         launchType="FARGATE",
-        networkConfiguration={"awsvpcConfiguration": {"subnets": subnets, "securityGroups": [sg]}},
+        networkConfiguration={
+            "awsvpcConfiguration": {"subnets": subnets, "securityGroups": [sg], "assignPublicIp": "ENABLED"}
+        },
         loadBalancers=[{"targetGroupArn": tgs["blue"], "containerName": "server", "containerPort": 3000}],
         deploymentConfiguration={
             "deploymentCircuitBreaker": {"enable": circuit_breaker, "rollback": circuit_breaker},
