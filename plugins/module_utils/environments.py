@@ -15,6 +15,8 @@ import re
 from itertools import pairwise
 from typing import Any
 
+from ansible_collections.stageflow.aws.plugins.module_utils import environment_limits
+
 ENV_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
 CIDR_PREFIX_RANGE = (16, 24)
 
@@ -293,6 +295,9 @@ def resolve_promotion(
     return target, []
 
 
+CHECKS = ("settings", "names", "capacity")
+
+
 def validate(
     requested: list[Any],
     hosts_vars: dict[str, dict[str, Any]],
@@ -300,8 +305,12 @@ def validate(
     policies: list[dict[str, Any]],
     promotion: dict[str, Any] | None = None,
     declared: list[dict[str, Any]] | None = None,
+    checks: tuple[str, ...] | list[str] = CHECKS,
 ) -> tuple[list[str], dict[str, Any]]:
-    """Check the requested environments (and all for CIDR overlaps); return (errors, facts)."""
+    """Check the requested environments (and all for CIDR overlaps); return (errors, facts).
+
+    `checks` chooses among the settings themselves (schema, ranges, policies, overlaps, the promotion), the AWS names
+    derived from them and whether the tasks fit the instances (environment_limits)."""
     errors: list[str] = []
     for name in requested:
         errors.extend(check_name(name))
@@ -310,6 +319,13 @@ def validate(
     missing = [name for name in requested if name not in hosts_vars]
     for name in missing:
         errors.append(f"environment '{name}' does not exist; known environments: {', '.join(sorted(hosts_vars))}")
+    limit_checks = tuple(check for check in checks if check != "settings")
+    if "settings" not in checks:
+        for env in requested:
+            if env in hosts_vars:
+                problems = environment_limits.check_limits(env, hosts_vars[env], limit_checks)
+                errors.extend(problem["message"] for problem in problems)
+        return errors, {"environments": sorted(requested)}
     errors.extend(check_policy_shapes(policies))
     errors.extend(check_declared(declared or [], spec))
     settings: dict[str, dict[str, Any]] = {}
@@ -326,6 +342,7 @@ def validate(
             )
         errors.extend(check_against_spec(env, values, spec))
         errors.extend(check_ranges_and_rules(env, values))
+        errors.extend(problem["message"] for problem in environment_limits.check_limits(env, values, limit_checks))
         if not isinstance(policies, list) or check_policy_shapes(policies):
             continue
         errors.extend(check_policies(env, values, policies))

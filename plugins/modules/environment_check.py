@@ -10,6 +10,9 @@ version_added: 0.1.0
 description:
   - Checks environments' settings against a schema (the C(stageflow.aws.validate) role's C(environment) argument spec),
     with ranges, CIDR rules, overlaps across all environments, policies and the direction of a promotion.
+  - Checks what AWS would refuse, known from the settings alone - every AWS name derived for the environment against
+    its service's rules (length and characters), and whether a task, and a release's busiest moment, fit the
+    environment's instances as ECS registers them.
   - Reports every problem at once; each message names the environment, the setting, the value and what is allowed.
   - Makes no AWS call. Normally used through the C(stageflow.aws.validate) role.
 author:
@@ -45,6 +48,16 @@ options:
     description: A promotion to check, with C(source), C(target) (null for the next environment) and
       C(allow_non_adjacent).
     type: dict
+  checks:
+    description:
+      - What to check. C(settings) is the schema, ranges, CIDR rules, overlaps, policies and the promotion; C(names)
+        the AWS names derived from the settings (C(resource_names) and the names the roles derive); C(capacity)
+        whether the tasks fit the instance type.
+      - Without C(settings), I(hosts_vars) needs only what the other checks read (a would-be environment's names).
+    type: list
+    elements: str
+    choices: [settings, names, capacity]
+    default: [settings, names, capacity]
 notes:
   - Supports check mode; it changes nothing in either mode.
 attributes:
@@ -65,6 +78,15 @@ EXAMPLES = r"""
     policies: "{{ environment_policies }}"
     promotion:
       source: staging
+
+- name: Check the AWS names a feature environment would get, before it exists
+  stageflow.aws.environment_check:
+    environments: [feature-login]
+    hosts_vars: {feature-login: {environment_name: feature-login, app_name: movie-app, resource_names: "{{ resource_names }}"}}
+    spec: {}
+    checks: [names]
+  vars:
+    environment_name: feature-login
 """
 
 RETURN = r"""
@@ -84,11 +106,15 @@ errors:
   returned: failure
   type: list
   elements: str
-  sample: ["environment 'prod': setting 'database.multi_az' is False; the policy requires True"]
+  sample:
+    - "environment 'prod': setting 'database.multi_az' is False; the policy requires True"
+    - "environment 'feature-averyveryverylongname': load balancer name 'feature-averyveryverylongname-movie-app-alb'
+      (resource_names.alb) is 43 characters; AWS allows at most 32 (Elastic Load Balancing); shorten the
+      environment's name (at most 18 characters with app_name 'movie-app') or app_name"
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.stageflow.aws.plugins.module_utils.environments import validate
+from ansible_collections.stageflow.aws.plugins.module_utils.environments import CHECKS, validate
 
 
 def main():
@@ -100,6 +126,7 @@ def main():
             policies=dict(type="list", elements="raw", default=[]),
             promotion=dict(type="dict"),
             declared=dict(type="list", elements="dict", default=[]),
+            checks=dict(type="list", elements="str", choices=list(CHECKS), default=list(CHECKS)),
         ),
         supports_check_mode=True,
     )
@@ -110,6 +137,7 @@ def main():
         module.params["policies"],
         module.params["promotion"],
         module.params["declared"],
+        module.params["checks"],
     )
     if errors:
         module.fail_json(
