@@ -103,11 +103,12 @@ def main() -> int:
 
         release_vars = ROOT / ".demo" / "localcloud-release.json"
         release_vars.parent.mkdir(exist_ok=True)
-        # The local cloud answers each load balancer's health URL; bakes are seconds here, minutes in production.
+        # The local cloud resolves each environment's health host (its domain or its load balancer's DNS name) and
+        # answers it; bakes are seconds here, minutes in production.
         release_vars.write_text(
             json.dumps(
                 {
-                    "health_base_url": url + "/_localcloud/lb/{{ resource_names.alb }}",
+                    "health_check_connect": url + "/_localcloud/lb/{host}{path}?port={port}",
                     "health_check": {"path": "/health", "retries": 5, "delay": 1, "expected_status": 200},
                     "bake_seconds": 2,
                     "release_poll_interval": 1,

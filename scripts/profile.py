@@ -85,7 +85,7 @@ def run_jobs(tree: Path, label: str, mitogen: bool) -> list[dict]:
         release_vars.write_text(
             json.dumps(
                 {
-                    "health_base_url": url + "/_localcloud/lb/{{ resource_names.alb }}",
+                    "health_check_connect": url + "/_localcloud/lb/{host}{path}?port={port}",
                     "health_check": {"path": "/health", "retries": 3, "delay": 1, "expected_status": 200},
                     "bake_seconds": 0,
                     "release_poll_interval": 0.2,

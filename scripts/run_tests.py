@@ -136,9 +136,9 @@ RELEASE_FILES = (
     "tests/integration/test_awx_jobs.py",
     "tests/integration/test_promotion.py",
 )
-# The release safety tests provision dev, staging and prod themselves: a third process, so the releases shard stays
-# about as long as the provisioning one.
-SAFETY_FILES = ("tests/integration/test_release_safety.py",)
+# The release safety tests (and the real-AWS readiness checks, which read the same environments back) provision dev,
+# staging and prod themselves: a third process, so the releases shard stays about as long as the provisioning one.
+SAFETY_FILES = ("tests/integration/test_release_safety.py", "tests/integration/test_aws_readiness.py")
 INTEGRATION_SHARDS = {
     "releases": list(RELEASE_FILES),
     "safety": list(SAFETY_FILES),

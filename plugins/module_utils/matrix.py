@@ -13,8 +13,14 @@ from typing import Any
 DATABASE_LABELS = {"single": "MongoDB (single)", "replica": "MongoDB (replica)", "sharded": "MongoDB (sharded)"}
 MONITORING_LABELS = {False: "Basic", True: "Enhanced"}
 AUTO_SCALING_LABELS = {"none": "No", "limited": "Limited", "full": "Full"}
+ROUTE_OUT_LABELS = {
+    "nat_gateway": "NAT gateway (1)",
+    "nat_gateway_per_az": "NAT gateway per zone",
+    "endpoints": "VPC endpoints",
+}
 ROWS = (
     "Instances",
+    "Route out",
     "Database",
     "Monitoring",
     "Backups",
@@ -40,6 +46,20 @@ def database_instances(database: dict[str, Any], prices: dict[str, Any]) -> int:
     return max(count, 2) if database.get("multi_az") else count
 
 
+def route_out_cost(settings: dict[str, Any], prices: dict[str, Any]) -> float:
+    """The private subnets' route out (network_egress): NAT gateways, or interface endpoints in every zone."""
+    hours, zones = float(prices["hours_per_month"]), len(settings["availability_zones"])
+    gigabytes = float(prices["route_out_gb_month"])
+    egress = settings["network_egress"]
+    if egress == "endpoints":
+        endpoints = int(prices["interface_endpoints"])
+        return endpoints * zones * float(prices["interface_endpoint_hourly"]) * hours + gigabytes * float(
+            prices["interface_endpoint_gb"]
+        )
+    gateways = zones if egress == "nat_gateway_per_az" else 1
+    return gateways * float(prices["nat_gateway_hourly"]) * hours + gigabytes * float(prices["nat_gateway_gb"])
+
+
 def monthly_cost(settings: dict[str, Any], prices: dict[str, Any]) -> dict[str, float]:
     """Cost per month of one environment, by item, in USD."""
     hours = float(prices["hours_per_month"])
@@ -52,6 +72,7 @@ def monthly_cost(settings: dict[str, Any], prices: dict[str, Any]) -> dict[str, 
         "ebs": instances * float(prices["ecs_root_volume_gb"]) * float(prices["ebs_gp3_gb_month"]),
         "database": db_instances * _price(prices["database_hourly"], database["instance_class"], "database") * hours,
         "database_storage": int(database["allocated_storage"]) * float(prices["database_storage_gb_month"]),
+        "route_out": route_out_cost(settings, prices),
         "alb": (float(prices["alb_hourly"]) + float(prices["alb_lcu_hourly"]) * float(prices["alb_lcus"])) * hours,
         "cloudwatch": (
             (float(prices["dashboard_month"]) + float(prices["alarm_month"]) * int(prices["alarms_per_environment"]))
@@ -79,6 +100,7 @@ def matrix(environments: dict[str, dict[str, Any]], order: list[str], prices: di
             {
                 "environment": env,
                 "Instances": f"{config['desired_capacity']}x {config['instance_type']}",
+                "Route out": ROUTE_OUT_LABELS[settings["network_egress"]],
                 "Database": DATABASE_LABELS[database["topology"]],
                 "Monitoring": MONITORING_LABELS[bool(settings.get("monitoring_enabled"))],
                 "Backups": f"{settings['backup_retention_days']} days"

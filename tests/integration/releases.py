@@ -22,7 +22,7 @@ ENVIRONMENTS = "provisioned-dev,staging,prod"  # the snapshot of the three perma
 def release_vars(cloud: Cloud) -> dict:
     """What a release needs to run fast on the local cloud: its health URL, short checks, bakes and waits."""
     return {
-        "health_base_url": cloud.url + "/_localcloud/lb/{{ resource_names.alb }}",
+        "health_check_connect": cloud.url + "/_localcloud/lb/{host}{path}?port={port}",
         "health_check": {"path": "/health", "retries": 3, "delay": 1, "expected_status": 200},
         "bake_seconds": 1,
         "release_poll_interval": 0.5,

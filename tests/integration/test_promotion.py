@@ -39,7 +39,14 @@ MISSING_BUILD = (
 
 
 def test_check_mode_prints_the_plan_and_makes_no_mutating_call(envs: Cloud) -> None:
-    must(release(envs, "deploy", "-e", "env=dev", "-e", "version=v1"))
+    dev = must(release(envs, "deploy", "-e", "env=dev", "-e", "version=v1"))
+    # dev's domain is in a private zone: the health check asks the load balancer's own DNS name, with the domain as
+    # the Host header, and says so.
+    dns_name = envs.client("elbv2").describe_load_balancers(Names=["dev-movie-app-alb"])["LoadBalancers"][0]["DNSName"]
+    assert (
+        f"health: http://{dns_name}/health through the load balancer dev-movie-app-alb (Host: dev.movie-app.internal)"
+        " answered 200" in flat(dev)
+    )
     envs.control.reset_recording()
     proc = must(release(envs, "promote", "-e", "source=dev", "--check", "--diff"))
     assert envs.control.mutating_calls() == [], envs.control.mutating_calls()
@@ -56,6 +63,8 @@ def test_promotion_by_digest_through_blue_green_and_canary(envs: Cloud) -> None:
     assert "promote dev -> staging: SUCCEEDED" in staging.stdout
     prod = must(release(envs, "promote", "-e", "source=staging"))
     assert "promote staging -> prod: SUCCEEDED" in prod.stdout
+    # prod's public domain, resolved through its Route 53 alias to the load balancer, over HTTPS.
+    assert "health: https://movie-app.com/health through its domain answered 200" in flat(prod)
     for step in ("10", "50", "100"):
         assert f"step {step}%: gate passed" in prod.stdout
 

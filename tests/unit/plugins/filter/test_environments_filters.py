@@ -75,11 +75,20 @@ def test_matrix_rows_follow_the_seed_and_costs_add_up() -> None:
     assert [c["Auto-scaling"] for c in data["columns"]] == ["No", "Limited", "Full"]
     assert dev["cost_items"]["ec2"] == round(0.0104 * 730, 2)
     assert prod["cost_items"]["database"] == round(3 * 0.072 * 730, 2)
+    # Route out: one NAT gateway in dev and staging, one per zone (2) in prod, each with 20 GB a month through it.
+    assert [c["Route out"] for c in data["columns"]] == ["NAT gateway (1)", "NAT gateway (1)", "NAT gateway per zone"]
+    assert dev["cost_items"]["route_out"] == round(0.045 * 730 + 20 * 0.045, 2)
+    assert prod["cost_items"]["route_out"] == round(2 * 0.045 * 730 + 20 * 0.045, 2)
     assert data["total"] == round(dev["cost_total"] + staging["cost_total"] + prod["cost_total"], 2)
     assert data["seed_total"] == 245
     markdown = matrix.to_markdown(data)
     assert "| **Cost/Month (seed)** | $25 | $70 | $150 |" in markdown
     assert "the seed said $245/month" in markdown
+
+
+def test_endpoints_cost_an_hour_per_endpoint_and_zone() -> None:
+    settings = {**seed_settings("dev"), "network_egress": "endpoints"}
+    assert matrix.route_out_cost(settings, PRICES) == 7 * 2 * 0.01 * 730 + 20 * 0.01
 
 
 def test_matrix_names_a_missing_price() -> None:

@@ -18,7 +18,6 @@ SHARED = yaml.safe_load((ROOT / "inventories/group_vars/all/main.yml").read_text
 
 def env_vars(name: str) -> dict:
     values = {**SHARED, **yaml.safe_load((ROOT / f"inventories/group_vars/{name}.yml").read_text())}
-    values["health_base_url"] = "https://example"
     values["resource_names"] = {"cluster": f"{name}-movie-app-cluster"}
     values["resource_tags"] = {"Environment": name}
     values["group_names"] = [name, "environments", "permanent"]
