@@ -58,19 +58,22 @@ def _record_target(record: Any) -> str | None:
     return None
 
 
-def _route53_targets(name: str) -> list[str]:
-    """Where the records named `name` point, in every hosted zone, private or public."""
+def _route53_targets(name: str, private: bool = False) -> list[str]:
+    """Where the records named `name` point, in the public hosted zones (or, with `private`, the private ones)."""
     targets = []
     for _account, partitions in list(route53_backends.items()):
         for _partition, backend in list(partitions.items()):
             for zone in list(backend.zones.values()):
+                if bool(zone.private_zone) != private:
+                    continue
                 records = (r for r in list(zone.rrsets) if _dns(r.name) == name)
                 targets.extend(t for t in map(_record_target, records) if t)
     return targets
 
 
 def resolve(host: str) -> Resolved | str:
-    """The load balancer `host` names, or why none: tried as its name or ARN, its DNS name, then Route 53 records."""
+    """The load balancer `host` names, or why none: tried as its name or ARN, its DNS name, then the records of public
+    Route 53 zones (a private zone does not resolve outside its VPCs, where the health URL is asked from)."""
     for backend, lb in _load_balancers():
         if host in (lb.name, lb.arn):
             return Resolved(backend, lb, None)
@@ -84,6 +87,13 @@ def resolve(host: str) -> Resolved | str:
             return Resolved(*by_dns[target], name)
     if targets:
         return f"the Route 53 record '{name}' points at {', '.join(targets)}: no load balancer has that DNS name"
+    if _route53_targets(name, private=True):
+        # The health URL is asked from outside every VPC, as the controller asks it; a private zone answers only
+        # inside the VPCs it is associated with.
+        return (
+            f"'{host}' is only in a private hosted zone, which resolves inside its VPCs, not where this request "
+            "comes from: ask the load balancer's DNS name with the domain as the Host header"
+        )
     return (
         f"no load balancer for '{host}': tried load balancer names, load balancer DNS names, "
         "and Route 53 A/AAAA alias and CNAME records"

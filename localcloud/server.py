@@ -71,7 +71,7 @@ def _master_password_digest(identifier: str) -> str | None:
     for regions in rds_backends.values():
         for backend in regions.values():
             database = backend.databases.get(identifier)
-            password = getattr(database, "master_user_password", None)
+            password = getattr(database, "_master_user_password", None)  # moto keeps it; its property refuses
             if password:
                 return hashlib.sha256(password.encode()).hexdigest()
     return None

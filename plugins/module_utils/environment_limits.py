@@ -316,11 +316,17 @@ def deployment_problems(env: str, values: dict[str, Any]) -> list[dict[str, Any]
         errors.append(f"rolling_update.minimum_healthy_percent is {minimum}; allowed: 0 to 100")
     if not 100 <= maximum <= 200:
         errors.append(f"rolling_update.maximum_percent is {maximum}; allowed: 100 to 200")
-    if not errors and minimum == 100 and maximum == 100:
-        errors.append(
-            "rolling_update keeps every task (minimum_healthy_percent 100) and starts none beside them "
-            "(maximum_percent 100): ECS could never replace a task; lower the minimum or raise the maximum"
-        )
+    config = values.get("env_config") if isinstance(values.get("env_config"), dict) else {}
+    desired = config.get("desired_capacity")
+    if not errors and isinstance(desired, int) and not isinstance(desired, bool) and desired > 0:
+        # ECS rounds the tasks it keeps up and the tasks it may run down: with neither room to stop one nor to start
+        # one beside them, a deployment never replaces a task.
+        keep, most = -(-desired * minimum // 100), desired * maximum // 100
+        if keep >= desired and most <= desired:
+            errors.append(
+                f"rolling_update {minimum}/{maximum} with {desired} task(s) keeps {keep} running and lets "
+                f"{most} run: ECS could never replace a task; lower minimum_healthy_percent or raise maximum_percent"
+            )
     return [_problem(env, "deployment", error, "ECS refuses or stalls such a deployment", "") for error in errors]
 
 

@@ -185,6 +185,12 @@ def check_ranges_and_rules(env: str, values: dict[str, Any]) -> list[str]:
             f"environment '{env}': setting 'canary_pauses' is {pauses}; allowed: canary steps below 100 "
             f"(of {steps}) after which a person resumes the release"
         )
+    if values.get("health_check_via") == "load_balancer" and values.get("ssl_enabled") is True:
+        errors.append(
+            f"environment '{env}': setting 'health_check_via' is 'load_balancer' with ssl_enabled; allowed: "
+            "'domain' for an HTTPS environment (the certificate names the domain, not the load balancer's DNS name, "
+            "and a certificate is never left unverified)"
+        )
     tg = values.get("target_group_health_check") or {}
     if isinstance(tg.get("timeout"), int) and isinstance(tg.get("interval"), int) and tg["timeout"] >= tg["interval"]:
         errors.append(

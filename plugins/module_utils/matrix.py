@@ -57,7 +57,8 @@ def route_out_cost(settings: dict[str, Any], prices: dict[str, Any]) -> float:
             prices["interface_endpoint_gb"]
         )
     gateways = zones if egress == "nat_gateway_per_az" else 1
-    return gateways * float(prices["nat_gateway_hourly"]) * hours + gigabytes * float(prices["nat_gateway_gb"])
+    hourly = float(prices["nat_gateway_hourly"]) + float(prices["public_ipv4_hourly"])  # each with its Elastic IP
+    return gateways * hourly * hours + gigabytes * float(prices["nat_gateway_gb"])
 
 
 def monthly_cost(settings: dict[str, Any], prices: dict[str, Any]) -> dict[str, float]:

@@ -13,6 +13,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +38,21 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 ROLLOUT = 0.3
 WAIT = 20.0
+POLL = 0.05
 CONFIG = Config(retries={"max_attempts": 2, "mode": "standard"})
 EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 ECR_IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/movie-app-server:v1"
 LINUX_IMAGE = "ami-04681a1dbd79675a5"  # amzn2-ami-hvm, one of the AMIs moto always has
 TROUBLESHOOTING = "For more information, see the Troubleshooting section of the Amazon ECS Developer Guide."
+# One session for every client: its loaded service models make a client cheap (mock_aws swaps boto3's default
+# session for a new one each time, which loads them again). moto's stubber, hooked into botocore at import, still
+# answers its clients inside mock_aws.
+SESSION = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
+
+
+@cache
+def _client(url: str | None, service: str) -> Any:
+    return SESSION.client(service, config=CONFIG, **({"endpoint_url": url} if url else {}))
 
 
 @dataclass(frozen=True)
@@ -53,16 +64,7 @@ class Cloud:
     url: str | None = None
 
     def client(self, service: str) -> Any:
-        if self.url is None:
-            return boto3.client(service, region_name=REGION, config=CONFIG)
-        return boto3.client(
-            service,
-            region_name=REGION,
-            endpoint_url=self.url,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            config=CONFIG,
-        )
+        return _client(self.url, service)
 
 
 @pytest.fixture(scope="module")
@@ -77,10 +79,15 @@ def local_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def local(local_url: str, request: pytest.FixtureRequest) -> Cloud:
+def local(local_url: str, request: pytest.FixtureRequest) -> Iterator[Cloud]:
     cloud = Cloud(f"rt{zlib.crc32(request.node.nodeid.encode()):08x}", local_url)
-    cloud.client("ecs").create_cluster(clusterName=cloud.cluster)
-    return cloud
+    ecs = cloud.client("ecs")
+    ecs.create_cluster(clusterName=cloud.cluster)
+    yield cloud
+    # The cloud's clock moves every active service on each call it answers, whichever cluster asked: a service left
+    # behind (stalled, or failing and replacing its tasks without end) would make every later test's calls slower.
+    for arn in ecs.list_services(cluster=cloud.cluster)["serviceArns"]:
+        ecs.delete_service(cluster=cloud.cluster, service=arn, force=True)
 
 
 def _plain_moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
@@ -90,6 +97,9 @@ def _plain_moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
         cloud = Cloud("plain")
         cloud.client("ecs").create_cluster(clusterName=cloud.cluster)
         yield cloud
+        # Stopping the mock rebuilds each backend it used, IAM's with the AWS-managed policies when asked to: seconds
+        # spent on a state that is thrown away at once.
+        monkeypatch.delenv("MOTO_IAM_LOAD_MANAGED_POLICIES", raising=False)
 
 
 @pytest.fixture
@@ -113,7 +123,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float = WAIT) -> Any:
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met in {timeout}s; last value {value!r}")
-        time.sleep(0.1)
+        time.sleep(POLL)
 
 
 # -- what the cases build --------------------------------------------------------------------------------------------

@@ -75,10 +75,11 @@ def test_matrix_rows_follow_the_seed_and_costs_add_up() -> None:
     assert [c["Auto-scaling"] for c in data["columns"]] == ["No", "Limited", "Full"]
     assert dev["cost_items"]["ec2"] == round(0.0104 * 730, 2)
     assert prod["cost_items"]["database"] == round(3 * 0.072 * 730, 2)
-    # Route out: one NAT gateway in dev and staging, one per zone (2) in prod, each with 20 GB a month through it.
+    # Route out: one NAT gateway in dev and staging, one per zone (2) in prod, each with its public IPv4 address, and
+    # 20 GB a month through them.
     assert [c["Route out"] for c in data["columns"]] == ["NAT gateway (1)", "NAT gateway (1)", "NAT gateway per zone"]
-    assert dev["cost_items"]["route_out"] == round(0.045 * 730 + 20 * 0.045, 2)
-    assert prod["cost_items"]["route_out"] == round(2 * 0.045 * 730 + 20 * 0.045, 2)
+    assert dev["cost_items"]["route_out"] == round((0.045 + 0.005) * 730 + 20 * 0.045, 2)
+    assert prod["cost_items"]["route_out"] == round(2 * (0.045 + 0.005) * 730 + 20 * 0.045, 2)
     assert data["total"] == round(dev["cost_total"] + staging["cost_total"] + prod["cost_total"], 2)
     assert data["seed_total"] == 245
     markdown = matrix.to_markdown(data)

@@ -230,6 +230,9 @@ def test_a_rolling_update_that_keeps_every_task_needs_room_for_one_more() -> Non
     ("rolling", "message"),
     [
         ({"minimum_healthy_percent": 100, "maximum_percent": 100}, "ECS could never replace a task"),
+        # one task: 50 % keeps it (rounded up), 150 % lets only it run (rounded down)
+        ({"minimum_healthy_percent": 50, "maximum_percent": 150}, "keeps 1 running and lets 1 run"),
+        ({"minimum_healthy_percent": 50, "maximum_percent": 100}, "ECS could never replace a task"),
         ({"minimum_healthy_percent": 120, "maximum_percent": 200}, "minimum_healthy_percent is 120; allowed: 0 to 100"),
         ({"minimum_healthy_percent": 50, "maximum_percent": 250}, "maximum_percent is 250; allowed: 100 to 200"),
     ],
@@ -237,6 +240,12 @@ def test_a_rolling_update_that_keeps_every_task_needs_room_for_one_more() -> Non
 def test_a_rolling_update_ecs_cannot_run_is_refused(rolling: dict, message: str) -> None:
     problems = el.check_limits("dev", settings("dev", rolling_update=rolling), ("capacity",))
     assert any(message in p["message"] for p in problems), problems
+
+
+@pytest.mark.parametrize(("minimum", "maximum"), [(0, 100), (50, 200), (100, 200)])
+def test_a_rolling_update_ecs_can_run_passes(minimum: int, maximum: int) -> None:
+    rolling = {"minimum_healthy_percent": minimum, "maximum_percent": maximum}
+    assert el.deployment_problems("dev", settings("dev", rolling_update=rolling)) == []
 
 
 @pytest.mark.parametrize(

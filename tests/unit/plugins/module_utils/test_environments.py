@@ -192,3 +192,9 @@ def test_canary_pauses_must_be_canary_steps_below_100(inventory) -> None:
     ]
     broken["prod"]["canary_pauses"] = [50]
     assert run(broken, requested=["prod"])[0] == []
+
+
+def test_a_health_check_through_the_load_balancer_is_refused_with_https(inventory) -> None:
+    inventory["dev"]["ssl_enabled"] = True
+    errors, _facts = run(inventory, requested=("dev",))
+    assert any("'health_check_via' is 'load_balancer' with ssl_enabled" in e for e in errors), errors
