@@ -85,8 +85,10 @@ def build_bare_staging(cloud: Cloud) -> None:
 def test_preflight_reports_every_known_blocker_with_what_why_and_fix_and_writes_nothing(cloud: Cloud, inventory):
     if real_aws():
         pytest.skip("builds a half-made environment and fills the account's VPC quota: local cloud only")
-    # dev as the seed sized it (before issue 13), with a longer app name; staging as group_vars say.
+    # dev as the seed sized it (before issue 13: 512m and 0.5 per container, a new task started before the old one
+    # stops), with a longer app name; staging as group_vars say.
     pin(inventory, "dev", app_name="movie-app-preflight-check", memory_limit="512m", cpu_limit=0.5)
+    pin(inventory, "dev", rolling_update={"minimum_healthy_percent": 100, "maximum_percent": 200})
     pin(inventory, "dev", env_config={"instance_type": "t3.micro", "desired_capacity": 1})
     pin(inventory, "staging", health_check_via="domain", ssl_enabled=True)
     build_bare_staging(cloud)

@@ -29,7 +29,7 @@ def must(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
 
 def tagged(cloud: Cloud, environment: str) -> list[str]:
     """ARNs still tagged with the environment, leaving out what AWS keeps visible for a while after deletion:
-    terminated instances and INACTIVE services."""
+    terminated instances, INACTIVE services and deleted NAT gateways."""
     tagging, ec2, ecs = cloud.client("resourcegroupstaggingapi"), cloud.client("ec2"), cloud.client("ecs")
     arns = [
         r["ResourceARN"]
@@ -47,6 +47,10 @@ def tagged(cloud: Cloud, environment: str) -> list[str]:
             cluster, service = arn.split(":service/", 1)[1].split("/")
             found = ecs.describe_services(cluster=cluster, services=[service])["services"]
             if not found or found[0]["status"] == "INACTIVE":
+                continue
+        if ":natgateway/" in arn:
+            found = ec2.describe_nat_gateways(NatGatewayIds=[arn.rsplit("/", 1)[1]])["NatGateways"]
+            if not found or found[0]["State"] == "deleted":
                 continue
         left.append(arn)
     return left
