@@ -65,6 +65,7 @@ def test_every_template_runs_a_playbook_that_reads_its_survey_variables(plan: di
     assert template(plan, "Stageflow promote")["survey"][0]["choices"] == ["dev"]
     assert template(plan, "Stageflow promote to prod")["survey"][0]["choices"] == ["staging"]
     assert template(plan, "Stageflow deploy")["survey"][0]["choices"] == ["dev", "staging"]
+    assert template(plan, "Stageflow smoke check")["survey"][0]["choices"] == ["staging", "prod"]
     for spec in filter(None, plan["survey_specs"]):
         for question in spec["spec"]:
             assert question["type"] != "multiplechoice" or question["default"] in question["choices"]
