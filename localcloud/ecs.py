@@ -553,7 +553,7 @@ class EcsEmulator:
 
     def _advance(self, backend: EC2ContainerServiceBackend, service: Any) -> None:
         primary = self._primary(service)
-        if primary is None:
+        if primary is None or self._steady(service, primary):
             return
         self._settle_start_failures(backend, service)
         self._check_failures(backend, service, primary)
@@ -563,6 +563,16 @@ class EcsEmulator:
             if primary.rollout_state == "IN_PROGRESS":
                 self._judge(backend, service, primary)
         self._publish(service)
+
+    def _steady(self, service: Any, primary: Deployment) -> bool:
+        """Nothing for the clock to move: one COMPLETED deployment whose desired tasks all run (every request
+        reconciles every service, so a steady one should cost nothing)."""
+        if primary.rollout_state != "COMPLETED" or len(self._state(service)) != 1:
+            return False
+        tasks = live(primary.tasks)
+        return len(tasks) == primary.desired and all(
+            t.last_status == "RUNNING" and not t._lc_start_failure for t in tasks
+        )
 
     def _judge(self, backend: EC2ContainerServiceBackend, service: Any, primary: Deployment) -> None:
         """Complete the deployment when all its tasks are healthy; fail it when its release fails health checks."""
