@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,6 +23,18 @@ from localcloud.client import LocalCloudClient, spawn
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
 ROLLOUT_SECONDS = 1.0
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, interval: float) -> object:
+    """The predicate's first truthy value, polled every `interval` seconds; AssertionError after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met in {timeout}s; last value {value!r}")
+        time.sleep(interval)
 
 
 def real_aws() -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import socket
 import subprocess
 import sys
@@ -11,20 +12,13 @@ import botocore.exceptions
 import pytest
 
 from tests.conftest import ROLLOUT_SECONDS, ROOT, Cloud, start_localcloud
+from tests.conftest import wait_for as poll
 
 WAIT = ROLLOUT_SECONDS * 8 + 5
 pytestmark = pytest.mark.usefixtures("requires_localcloud")
 
 
-def wait_for(predicate, timeout: float = WAIT, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met in {timeout}s; last value {value!r}")
-        time.sleep(interval)
+wait_for = functools.partial(poll, timeout=WAIT, interval=0.2)
 
 
 def build_stack(cloud: Cloud, name: str = "lc", circuit_breaker: bool = True, desired: int = 2) -> dict:

@@ -8,10 +8,11 @@ local cloud (`python -m localcloud`, its own process, so the two moto states nev
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -32,6 +33,7 @@ from localcloud.capacity import (
 from localcloud.client import LocalCloudClient, spawn
 from localcloud.iam_policy import Decision, evaluate
 from localcloud.reach import ImageReference
+from tests.conftest import wait_for as poll
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -115,15 +117,7 @@ def plain_with_aws_policies(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
     yield from _plain_moto(monkeypatch)
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = WAIT) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met in {timeout}s; last value {value!r}")
-        time.sleep(POLL)
+wait_for = functools.partial(poll, timeout=WAIT, interval=POLL)
 
 
 # -- what the cases build --------------------------------------------------------------------------------------------
