@@ -135,6 +135,17 @@ class LocalCloudClient:
         answer = self._ok("DELETE" if clear else "GET", "/_localcloud/timings")
         return [tuple(call) for call in answer["calls"]]
 
+    def authorizations(self, clear: bool = False) -> list[dict[str, Any]]:
+        """The IAM authorization of each call since the last clear (localcloud/authorize.py), oldest first: {"time",
+        "principal" (an ARN, "root", or the refused access key), "action", "resources", "decision" ("allow" or
+        "deny"), "reason"}; `clear` empties the list."""
+        return self._ok("DELETE" if clear else "GET", "/_localcloud/authorizations")["authorizations"]
+
+    def actions(self, clear: bool = False) -> dict[str, list[str]]:
+        """Application id (AWS_SDK_UA_APP_ID) -> the IAM actions its calls needed, implied ones included, since the
+        last clear (a reset keeps them); `clear` empties them."""
+        return self._ok("DELETE" if clear else "GET", "/_localcloud/actions")["actions"]
+
     # -- additions -----------------------------------------------------------------------------
     def set_fault(self, name: str, **settings: Any) -> dict[str, Any]:
         return self._ok("PUT", f"/_localcloud/faults/{name}", settings)

@@ -13,11 +13,15 @@ from moto.autoscaling.responses import AutoScalingResponse
 from moto.backup.models import BackupBackend
 from moto.core.exceptions import JsonRESTError
 from moto.core.responses import EmptyResult
+from moto.core.serialize import never_return
 from moto.dynamodb.models.table import Table
 from moto.ec2.models.instances import InstanceBackend
 from moto.ec2.models.launch_templates import LaunchTemplateVersion
 from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE
 from moto.ecs import models as ecs_models
+from moto.iam.exceptions import IAMException
+from moto.iam.models import Role, User
+from moto.iam.responses import IamResponse
 
 _INSTALLED = False
 
@@ -122,3 +126,44 @@ def install() -> None:
         return original_run_instances(backend, *args, **kwargs)
 
     InstanceBackend.run_instances = run_instances
+
+    _install_user_permissions_boundaries()
+
+
+def _install_user_permissions_boundaries() -> None:
+    """IAM users have permissions boundaries, as roles do: CreateUser's PermissionsBoundary,
+    PutUserPermissionsBoundary, DeleteUserPermissionsBoundary, and GetUser shows it. moto keeps them for roles only;
+    the local cloud's authorization (authorize.py) applies a user's boundary."""
+
+    def checked(response: IamResponse) -> str:
+        boundary = response._get_param("PermissionsBoundary")
+        if boundary and not response.backend.policy_arn_regex.match(boundary):
+            raise IAMException(
+                "InvalidParameterValue", f"Value ({boundary}) for parameter PermissionsBoundary is invalid."
+            )
+        return boundary
+
+    User.permissions_boundary_arn = None
+    User.permissions_boundary = Role.permissions_boundary  # the same {"PermissionsBoundaryType", ...Arn} shape
+    # ListUsers leaves it out, as it leaves out tags.
+    IamResponse.RESPONSE_KEY_PATH_TO_TRANSFORMER["ListUsersResponse.Users.User.PermissionsBoundary"] = never_return
+    original_create_user = IamResponse.create_user
+
+    def create_user(response: IamResponse) -> Any:
+        boundary = checked(response)
+        result = original_create_user(response)
+        response.backend.get_user(response._get_param("UserName")).permissions_boundary_arn = boundary or None
+        return result
+
+    def put_user_permissions_boundary(response: IamResponse) -> EmptyResult:
+        boundary = checked(response)
+        response.backend.get_user(response._get_param("UserName")).permissions_boundary_arn = boundary
+        return EmptyResult()
+
+    def delete_user_permissions_boundary(response: IamResponse) -> EmptyResult:
+        response.backend.get_user(response._get_param("UserName")).permissions_boundary_arn = None
+        return EmptyResult()
+
+    IamResponse.create_user = create_user
+    IamResponse.put_user_permissions_boundary = put_user_permissions_boundary
+    IamResponse.delete_user_permissions_boundary = delete_user_permissions_boundary

@@ -24,6 +24,7 @@ from moto.rds.models import rds_backends
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from . import fidelity, health, strict
+from .authorize import Authorizer
 from .client import service_and_action
 from .ecs import EcsEmulator, Settings
 from .errors import Answer, error_response, speaks_json
@@ -89,6 +90,7 @@ class LocalCloud:
         self.emulator = EcsEmulator(self.faults, self.settings)
         self.emulator.install()
         self.snapshots = Snapshots(self.emulator)
+        self.authorizer = Authorizer()
         fidelity.install()
         self._requested_port = port
         self._seed = seed
@@ -149,6 +151,7 @@ class LocalCloud:
         """What /moto-api/reset does to moto, done to the additions as well."""
         self.faults.reset()
         self.emulator.reset()
+        self.authorizer.reset()
         self._rng = random.Random(self._seed)
 
     # -- WSGI ------------------------------------------------------------------------------------
@@ -165,7 +168,9 @@ class LocalCloud:
             if service and self.faults.should_throttle(service):
                 refused = throttling_response(service, environ)
             else:
-                refused = strict.refusal(environ, body, service, action) if service else None
+                refused = self.authorizer.refusal(environ, body)
+                if refused is None and service:
+                    refused = strict.refusal(environ, body, service, action)
             if refused is not None:
                 status, headers, payload = refused
                 start_response(status, [*headers, ("Content-Length", str(len(payload)))])
@@ -221,6 +226,14 @@ class LocalCloud:
                     "faults": self.faults.as_dict(),
                 },
             )
+        if parts == ["actions"] and method in ("GET", "DELETE"):
+            return self._json(
+                start_response, 200, {"actions": self.authorizer.recorded_actions(clear=method == "DELETE")}
+            )
+        if parts == ["authorizations"] and method in ("GET", "DELETE"):
+            return self._json(
+                start_response, 200, {"authorizations": self.authorizer.decisions(clear=method == "DELETE")}
+            )
         if parts == ["timings"] and method in ("GET", "DELETE"):
             calls = [list(t) for t in self.timings]
             if method == "DELETE":
@@ -269,6 +282,8 @@ class LocalCloud:
                     "GET /_localcloud/status",
                     "GET /_localcloud/faults",
                     "GET|DELETE /_localcloud/timings",
+                    "GET|DELETE /_localcloud/authorizations",
+                    "GET|DELETE /_localcloud/actions",
                     "GET /_localcloud/snapshots",
                     "PUT|DELETE /_localcloud/snapshots/<name>",
                     "POST /_localcloud/snapshots/<name>/restore",
