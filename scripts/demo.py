@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import boto3  # noqa: E402
+from botocore.exceptions import ClientError  # noqa: E402
 
 from localcloud.client import LocalCloudClient, kill_run, push_image, spawn  # noqa: E402
 
@@ -59,6 +60,20 @@ def weights(elbv2, rule: str) -> dict[str, int]:
     return {g["TargetGroupArn"].split("/")[1]: g["Weight"] for g in action["ForwardConfig"]["TargetGroups"]}
 
 
+def identity(url: str, scope: str) -> dict[str, str]:
+    """The environment of a run as Stageflow's `scope` identity (playbooks/access.yml made it): its role, assumed."""
+    sts = boto3.client(
+        "sts", endpoint_url=url, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    creds = sts.assume_role(RoleArn=f"arn:aws:iam::123456789012:role/stageflow-{scope}", RoleSessionName="demo")
+    keys = creds["Credentials"]
+    return {
+        "AWS_ACCESS_KEY_ID": keys["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": keys["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": keys["SessionToken"],
+    }
+
+
 def main() -> int:
     started = time.monotonic()
     step("Start the local cloud")
@@ -94,12 +109,48 @@ def main() -> int:
         step("Validate the environments and print the comparison matrix (no AWS call)")
         playbook(env, "playbooks/report.yml")
 
-        step("Provision dev, staging and prod: every tier, in parallel")
-        playbook(env, "playbooks/provision.yml", "-e", "env=dev,staging,prod")
+        step("As the account's administrator: create Stageflow's least-privilege identities (docs/security.md)")
+        trusted = {s: ["arn:aws:iam::123456789012:root"] for s in ("nonprod", "prod", "readonly")}
+        playbook(env, "playbooks/access.yml", "-e", json.dumps({"access_trusted_principals": trusted}))
+        # From here on every run acts as one of them: the local cloud checks each call against its policies.
+        nonprod = {**env, **identity(url, "nonprod")}
+        prod = {**env, **identity(url, "prod")}
+        readonly = {**env, **identity(url, "readonly")}
+
+        step("Provision dev and staging as the non-prod deployer, prod as the prod deployer, at the same time")
+        provisions = [
+            subprocess.Popen(
+                [str(Path(sys.executable).parent / "ansible-playbook"), "playbooks/provision.yml", "-e", f"env={envs}"],
+                cwd=ROOT,
+                env=identity_env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for envs, identity_env in (("dev,staging", nonprod), ("prod", prod))
+        ]
+        for run in provisions:
+            print(run.communicate()[0][-3000:], end="", flush=True)
+            if run.returncode != 0:
+                raise subprocess.CalledProcessError(run.returncode, run.args)
         step("Provision again: nothing changes")
-        rerun = playbook(env, "playbooks/provision.yml", "-e", "env=dev,staging,prod")
-        step("Look for drift between the inventory and AWS")
-        playbook(env, "playbooks/drift.yml")
+        rerun = playbook(nonprod, "playbooks/provision.yml", "-e", "env=dev,staging")
+        rerun += playbook(prod, "playbooks/provision.yml", "-e", "env=prod")
+        step("Look for drift between the inventory and AWS, as the read-only identity")
+        playbook(readonly, "playbooks/drift.yml")
+        step("The non-prod deployer may not touch prod: AWS refuses")
+        try:
+            boto3.client(
+                "ecs",
+                endpoint_url=url,
+                region_name=REGION,
+                aws_access_key_id=nonprod["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=nonprod["AWS_SECRET_ACCESS_KEY"],
+                aws_session_token=nonprod["AWS_SESSION_TOKEN"],
+            ).update_service(cluster="prod-movie-app-cluster", service="prod-movie-app-service-blue", desiredCount=0)
+            failures.append("the non-prod deployer changed prod's service")
+        except ClientError as exc:
+            print(exc.response["Error"]["Code"] + ": " + exc.response["Error"]["Message"])
 
         release_vars = ROOT / ".demo" / "localcloud-release.json"
         release_vars.parent.mkdir(exist_ok=True)
@@ -125,29 +176,27 @@ def main() -> int:
             }
 
         # Releases are short: show their plans and summaries (debug tasks are "ok").
-        shown = {**env, "ANSIBLE_DISPLAY_OK_HOSTS": "true"}
-
-        def release(*args: str) -> str:
-            return playbook(shown, *args, "-e", f"@{release_vars}")
+        def release(identity_env: dict[str, str], *args: str) -> str:
+            return playbook({**identity_env, "ANSIBLE_DISPLAY_OK_HOSTS": "true"}, *args, "-e", f"@{release_vars}")
 
         for version in ("v1", "v2"):
             digests[version] = build(version)
             step(f"Deploy {version} to dev (rolling)")
-            release("playbooks/deploy.yml", "-e", "env=dev", "-e", f"version={version}")
+            release(nonprod, "playbooks/deploy.yml", "-e", "env=dev", "-e", f"version={version}")
             step(f"Promote {version}: dev -> staging (blue/green)")
-            release("playbooks/promote.yml", "-e", "source=dev")
+            release(nonprod, "playbooks/promote.yml", "-e", "source=dev")
             step(f"Promote {version}: staging -> prod (canary 10/50/100, with snapshots)")
-            release("playbooks/promote.yml", "-e", "source=staging")
+            release(prod, "playbooks/promote.yml", "-e", "source=staging")
 
         digests["v3"] = build("v3")
         step("Deploy v3 to dev and promote it to staging")
-        release("playbooks/deploy.yml", "-e", "env=dev", "-e", "version=v3")
-        release("playbooks/promote.yml", "-e", "source=dev")
+        release(nonprod, "playbooks/deploy.yml", "-e", "env=dev", "-e", "version=v3")
+        release(nonprod, "playbooks/promote.yml", "-e", "source=dev")
         step("Promote v3 to prod, where it fails its health checks: it must be rolled back automatically")
         control = LocalCloudClient(url)
         control.set_fault("unhealthy", patterns=[f"*@{digests['v3']['server']}"])
         try:
-            release("playbooks/promote.yml", "-e", "source=staging")
+            release(prod, "playbooks/promote.yml", "-e", "source=staging")
             failures.append("the promotion of the failing release to prod succeeded")
         except subprocess.CalledProcessError:
             print("(the promotion failed, as it should)")
@@ -159,7 +208,7 @@ def main() -> int:
         killed = subprocess.Popen(
             [*promote, "-e", f"@{release_vars}", "-e", json.dumps({"bake_seconds": 300, "release_lease_seconds": 5})],
             cwd=ROOT,
-            env=env,
+            env=prod,
             stdout=subprocess.DEVNULL,
         )
         rule = prod_rule(aws("elbv2"))
@@ -172,19 +221,19 @@ def main() -> int:
         refused = subprocess.run(
             [*promote, "-e", f"@{release_vars}"],
             cwd=ROOT,
-            env=env,
+            env=prod,
             capture_output=True,
             text=True,
             check=False,
         )
         print("the next promotion is refused:", " ".join(refused.stdout.split()).rsplit("msg: ", maxsplit=1)[-1][:300])
-        release("playbooks/abort.yml", "-e", "env=prod", "-e", json.dumps({"reason": "demo: killed mid-canary"}))
+        release(prod, "playbooks/abort.yml", "-e", "env=prod", "-e", json.dumps({"reason": "demo: killed mid-canary"}))
         aborted = weights(aws("elbv2"), rule)
 
         step("History of every environment")
-        history = playbook(shown, "playbooks/history.yml")
+        history = playbook({**readonly, "ANSIBLE_DISPLAY_OK_HOSTS": "true"}, "playbooks/history.yml")
         step("The environment matrix")
-        playbook(env, "playbooks/report.yml")
+        playbook(readonly, "playbooks/report.yml")
 
         step("Expectations, read back from the cloud")
         expect(

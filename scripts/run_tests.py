@@ -138,7 +138,12 @@ RELEASE_FILES = (
 )
 # The release safety tests (and the real-AWS readiness checks, which read the same environments back) provision dev,
 # staging and prod themselves: a third process, so the releases shard stays about as long as the provisioning one.
-SAFETY_FILES = ("tests/integration/test_release_safety.py", "tests/integration/test_aws_readiness.py")
+# The least-privilege tests restore the same environments and act on them as each identity.
+SAFETY_FILES = (
+    "tests/integration/test_release_safety.py",
+    "tests/integration/test_aws_readiness.py",
+    "tests/integration/test_access.py",
+)
 INTEGRATION_SHARDS = {
     "releases": list(RELEASE_FILES),
     "safety": list(SAFETY_FILES),

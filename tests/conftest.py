@@ -7,6 +7,7 @@ tests that switch faults on skip there, because only the local cloud has them.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+import yaml
 from botocore.config import Config
 
 from localcloud.client import LocalCloudClient, spawn
@@ -48,6 +50,9 @@ class Cloud:
         self.url = url
         self.control = LocalCloudClient(url) if url else None
         self.env = dict(os.environ)
+        # Runs name the local user as who made a change, wherever the tests run (in GitHub Actions too); a test that
+        # wants a pipeline's actor sets GITHUB_ACTOR itself.
+        self.env.pop("GITHUB_ACTOR", None)
         self.env.update({"AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION})
         if url:
             self.env.update(
@@ -92,8 +97,12 @@ class Cloud:
             pytest.skip("fault injection exists only in the local cloud")
         return self.control
 
-    def run(self, *args: str, check: bool = False, timeout: int = 600, **env: str) -> subprocess.CompletedProcess:
-        full_env = {**self.env, **env, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
+    def run(
+        self, *args: str, check: bool = False, timeout: int = 600, **env: str | None
+    ) -> subprocess.CompletedProcess:
+        """A command in the checkout with the cloud's environment and `env` over it (a variable given None is unset)."""
+        merged = {**self.env, **env, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
+        full_env = {name: value for name, value in merged.items() if value is not None}
         proc = subprocess.run(
             list(args), cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout, check=False
         )
@@ -103,6 +112,23 @@ class Cloud:
 
     def playbook(self, playbook: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
         return self.run(str(Path(sys.executable).parent / "ansible-playbook"), playbook, *args, **kwargs)
+
+
+def check_actions(control: LocalCloudClient) -> None:
+    """Every IAM action Ansible's AWS modules called in this test process is in the access role's catalogue: else
+    the least-privilege policies built from it would refuse a call the playbooks make. The recording is written to
+    tests/output/actions-<shard>.json for scripts/record_actions.py (make actions)."""
+    recorded = control.actions()
+    shard = os.environ.get("STAGEFLOW_TEST_SHARD", "session")
+    out = ROOT / "tests" / "output" / f"actions-{shard}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(recorded, indent=1, sort_keys=True))
+    catalogue = yaml.safe_load((ROOT / "roles" / "access" / "vars" / "main.yml").read_text())["access_catalogue"]
+    missing = sorted(set(recorded.get("ansible", [])) - set(catalogue) - {"sts:GetCallerIdentity"})
+    assert not missing, (
+        "Ansible called IAM actions the access catalogue (roles/access/vars/main.yml) lacks; run `make actions` "
+        f"(it also reads {out}): {', '.join(missing)}"
+    )
 
 
 def start_localcloud(*extra: str) -> tuple[subprocess.Popen, str]:
@@ -118,7 +144,9 @@ def cloud_session() -> Iterator[Cloud]:
         return
     proc, url = start_localcloud("--rollout-seconds", str(ROLLOUT_SECONDS))
     try:
-        yield Cloud(url)
+        cloud = Cloud(url)
+        yield cloud
+        check_actions(cloud.control)
     finally:
         proc.terminate()
         proc.wait(timeout=20)

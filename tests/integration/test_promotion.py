@@ -85,7 +85,8 @@ def test_promotion_by_digest_through_blue_green_and_canary(envs: Cloud) -> None:
     )["Snapshots"]
     volumes = envs.client("ec2").describe_volumes(Filters=[{"Name": "tag:Environment", "Values": ["prod"]}])["Volumes"]
     assert volumes and sorted(s["VolumeId"] for s in snaps) == sorted(v["VolumeId"] for v in volumes)
-    assert envs.client("rds").describe_db_snapshots(DBSnapshotIdentifier=record["id"])["DBSnapshots"]
+    snapshot = f"prod-movie-app-db-{record['id']}"
+    assert envs.client("rds").describe_db_snapshots(DBSnapshotIdentifier=snapshot)["DBSnapshots"]
     # The images prod references are protected from the source repository's lifecycle policy.
     tags = envs.client("ecr").describe_images(
         repositoryName="dev-movie-app-server-repo", imageIds=[{"imageDigest": v1["server"]}]

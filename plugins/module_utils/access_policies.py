@@ -1,0 +1,437 @@
+# Copyright: Stageflow engineers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The IAM policies of Stageflow's identities, built from the inventory's names and the actions its playbooks call.
+
+Three kinds of scope: a *deployer* of some environments (it provisions them and releases to them, and reads the
+environments its promotions read from), a *readonly* identity (drift, report, history, status), and the *boundary*
+that every role provisioning creates carries. The actions come from the catalogue (roles/access/vars/main.yml), which
+scripts/record_actions.py writes from what each playbook called on the local cloud's recorder, each with its resource
+types and access level from AWS's Service Authorization Reference. The resources come from the environments' names
+(resource_names in group_vars/all): an action is allowed on the ARNs of the scope's environments only. Where AWS
+names resources by generated ids (EC2, ACM certificates, Backup plans, Application Auto Scaling targets) the statement
+allows "*" but only while the resource's and the request's Environment tag, when there is one, is one of the scope's
+environments; where AWS allows only "*" (most Describe and List actions, ecs:RegisterTaskDefinition, ...), so does the
+policy, and docs/security.md lists those actions.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+
+WRITE_LEVELS = ("Write", "Tagging", "Permissions management")
+READ_LEVELS = ("Read", "List")
+# Services whose resources are named by generated ids: scoped by the Environment tag instead of the ARN.
+TAG_SCOPED = {
+    "ec2": "ec2",
+    "acm": "acm",
+    "backup:backupPlan": "backup",
+    "application-autoscaling": "application-autoscaling",
+    "autoscaling:launchConfiguration": "autoscaling",
+}
+# Services that have no resource-level permissions or tag conditions for what Stageflow calls: Route 53 hosted zones
+# are named by id and support no tag condition.
+UNSCOPABLE = ("route53:hostedzone", "route53:change")
+TAG_KEY = "Environment"
+WORKLOAD_SERVICES = ("ecs-tasks.amazonaws.com", "ec2.amazonaws.com", "backup.amazonaws.com")
+MANAGED_POLICY_CHARACTERS = 6144
+ADMIN_POLICIES = ("arn:aws:iam::aws:policy/AdministratorAccess", "arn:aws:iam::aws:policy/IAMFullAccess")
+
+
+class AccessError(ValueError):
+    """A scope or a policy that must not be applied."""
+
+
+def names_of(environment, app_name, resource_names):
+    """Every name Stageflow gives an environment's resources: resource_names plus the ones the roles derive."""
+    names = dict(resource_names or {})
+    missing = [
+        k
+        for k in ("cluster", "service", "task_family", "alb", "target_group_blue", "target_group_green", "database")
+        if not names.get(k)
+    ]
+    if missing:
+        raise AccessError(f"{environment}: resource_names lacks {', '.join(missing)}; the policy scopes by these names")
+    names.setdefault("lock_table", f"{environment}-{app_name}-deploy-locks")
+    names.setdefault("records_table", f"{environment}-{app_name}-deployments")
+    names.setdefault("alarm_prefix", f"{environment}-{app_name}")
+    names.setdefault("dashboard", f"{environment}-{app_name}")
+    names.setdefault("snapshot_policy_parameter", f"/stageflow/{environment}/{app_name}/snapshot-policy")
+    names.setdefault("log_group", f"/stageflow/{environment}/{app_name}")
+    names.setdefault("secret_prefix", f"stageflow/{environment}/{app_name}/")
+    names.setdefault("reports_bucket", f"{environment}-{app_name}-deploy-reports-*")
+    names.setdefault("backup_vault", f"{environment}-{app_name}")
+    names["repositories"] = sorted(v for k, v in names.items() if k.endswith("_repo") and isinstance(v, str))
+    names["app_name"] = app_name
+    names["environment"] = environment
+    return names
+
+
+def _arns(service, resource_type, n, account, region, partition):
+    """ARN patterns of one environment's resources of one SAR resource type; None when the type is not mapped."""
+    base = f"arn:{partition}:{service}:{region}:{account}:"
+    global_base = f"arn:{partition}:{service}::{account}:"
+    parameter = n["snapshot_policy_parameter"].lstrip("/").rsplit("/", 1)[0]
+    table = {
+        ("ecs", "cluster"): [f"{base}cluster/{n['cluster']}"],
+        ("ecs", "service"): [f"{base}service/{n['cluster']}/{n['service']}*"],
+        ("ecs", "task-definition"): [f"{base}task-definition/{n['task_family']}:*"],
+        ("ecs", "task"): [f"{base}task/{n['cluster']}/*"],
+        ("ecs", "container-instance"): [f"{base}container-instance/{n['cluster']}/*"],
+        ("ecs", "capacity-provider"): [f"{base}capacity-provider/{n['cluster']}*"],
+        ("elasticloadbalancing", "loadbalancer/app/"): [f"{base}loadbalancer/app/{n['alb']}/*"],
+        ("elasticloadbalancing", "listener/app"): [f"{base}listener/app/{n['alb']}/*"],
+        ("elasticloadbalancing", "listener-rule/app"): [f"{base}listener-rule/app/{n['alb']}/*"],
+        ("elasticloadbalancing", "targetgroup"): [
+            f"{base}targetgroup/{n['target_group_blue']}/*",
+            f"{base}targetgroup/{n['target_group_green']}/*",
+        ],
+        ("dynamodb", "table"): [f"{base}table/{n['lock_table']}", f"{base}table/{n['records_table']}"],
+        ("dynamodb", "index"): [f"{base}table/{n['lock_table']}/index/*", f"{base}table/{n['records_table']}/index/*"],
+        ("ecr", "repository"): [f"{base}repository/{r}" for r in n["repositories"]],
+        ("rds", "db"): [f"{base}db:{n['database']}", f"{base}db:{n['database']}-replica-*"],
+        ("rds", "snapshot"): [f"{base}snapshot:{n['database']}-*"],
+        ("rds", "subgrp"): [f"{base}subgrp:{n['database']}"],
+        ("rds", "pg"): [f"{base}pg:default*"],
+        ("rds", "og"): [f"{base}og:default*"],
+        ("s3", "bucket"): [f"arn:{partition}:s3:::{n['reports_bucket']}"],
+        ("s3", "object"): [f"arn:{partition}:s3:::{n['reports_bucket']}/*"],
+        ("secretsmanager", "Secret"): [f"{base}secret:{n['secret_prefix']}*"],
+        ("ssm", "parameter"): [f"{base}parameter/{parameter}/*"],
+        ("cloudwatch", "alarm"): [f"{base}alarm:{n['alarm_prefix']}-*"],
+        ("cloudwatch", "dashboard"): [f"{global_base}dashboard/{n['dashboard']}"],
+        ("logs", "log-group"): [f"{base}log-group:{n['log_group']}", f"{base}log-group:{n['log_group']}:*"],
+        ("logs", "log-stream"): [f"{base}log-group:{n['log_group']}:log-stream:*"],
+        ("iam", "role"): [f"{global_base}role/{n['cluster']}-*"],
+        ("iam", "instance-profile"): [f"{global_base}instance-profile/{n['cluster']}-*"],
+        ("iam", "policy"): [f"{global_base}policy/{n['boundary']}"] if n.get("boundary") else None,
+        ("backup", "backupVault"): [f"{base}backup-vault:{n['backup_vault']}"],
+        ("autoscaling", "autoScalingGroup"): [
+            f"{base}autoScalingGroup:*:autoScalingGroupName/{n.get('asg') or n['cluster'] + '-asg'}"
+        ],
+    }
+    return table.get((service, resource_type))
+
+
+def _environment_arns(action, types, names, account, region, partition):
+    """The ARNs of one environment's resources an action may act on. An action the reference lists with several
+    resource types acts on one of them per call (elasticloadbalancing:CreateRule: an application or a network
+    load balancer's listener): the ones Stageflow has are mapped, and at least one must be."""
+    service = action.split(":", 1)[0]
+    arns = [arn for t in types for arn in (_arns(service, t, names, account, region, partition) or [])]
+    if not arns:
+        raise AccessError(
+            f"{action}: no ARN pattern for the {service} resource types {', '.join(types)}; add one to "
+            "plugins/module_utils/access_policies.py"
+        )
+    return arns
+
+
+def _scope_condition(environments):
+    values = sorted(set(environments))
+    return {
+        "StringLikeIfExists": {f"aws:ResourceTag/{TAG_KEY}": values, f"aws:RequestTag/{TAG_KEY}": values},
+    }
+
+
+def _kind(service, resource_types):
+    """'tag' when the action's resources are scoped by the Environment tag, '*' when AWS allows only *, else 'arn'."""
+    if not resource_types:
+        return "*"
+    if service in TAG_SCOPED or any(f"{service}:{t}" in TAG_SCOPED for t in resource_types):
+        return "tag"
+    if any(f"{service}:{t}" in UNSCOPABLE for t in resource_types):
+        return "*"
+    return "arn"
+
+
+def _statement(sid, actions, resources, condition=None, effect="Allow"):
+    statement = {"Sid": sid, "Effect": effect, "Action": sorted(set(actions)), "Resource": resources}
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+def _sid(text):
+    return re.sub(r"[^A-Za-z0-9]", "", text.title())
+
+
+def _grouped(actions_resources):
+    """Statements of actions that share the same resources, one per resource list."""
+    by_resources = defaultdict(list)
+    for action, resources in actions_resources.items():
+        by_resources[tuple(sorted(set(resources)))].append(action)
+    return sorted(by_resources.items(), key=lambda item: (item[1][0].split(":")[0], sorted(item[1])[0]))
+
+
+def deployer_policy(scope, envs, catalogue, account, region, boundary_arn, partition="aws"):
+    """The identity policy of a deployer of `scope['environments']` (envs: environment -> names_of(...))."""
+    own = [envs[e] for e in scope["environments"]]
+    reads = [envs[e] for e in scope.get("reads", [])]
+    images = [envs[e] for e in scope.get("image_sources", [])]
+    playbooks = set(scope["playbooks"])
+    statements = []
+    star, tagged, scoped = set(), set(), defaultdict(list)
+    for action, info in sorted(catalogue.items()):
+        if not playbooks.intersection(info.get("playbooks", [])):
+            continue
+        service = action.split(":", 1)[0]
+        types = info.get("resources") or []
+        kind = _kind(service, types)
+        if service == "iam" and action != "iam:PassRole":
+            kind = "iam"
+        if kind == "*":
+            star.add(action)
+        elif kind == "tag":
+            tagged.add(action)
+        elif kind == "arn":
+            for names in own:
+                scoped[action] += _environment_arns(action, types, names, account, region, partition)
+            if info.get("access") in READ_LEVELS:
+                for names in reads + images:
+                    for resource_type in types:
+                        scoped[action] += _arns(service, resource_type, names, account, region, partition) or []
+    if star:
+        statements.append(_statement("ActionsAwsAllowsOnlyOnAnyResource", star, "*"))
+    if tagged:
+        statements.append(
+            _statement(
+                "ResourcesNamedByIdScopedByEnvironmentTag",
+                tagged,
+                "*",
+                _scope_condition([n["environment"] for n in own]),
+            )
+        )
+    for resources, actions in _grouped(scoped):
+        service = actions[0].split(":", 1)[0]
+        statements.append(_statement(f"{_sid(service)}{len(statements)}", actions, list(resources)))
+    # Images stay in the repository CI pushed to; a promotion tags the ones it references there so that lifecycle
+    # rules keep them (stageflow.aws.ecs_promote's protect_tag).
+    repositories = sorted(
+        {f"arn:{partition}:ecr:{region}:{account}:repository/{r}" for n in images for r in n["repositories"]}
+    )
+    if repositories and "promote" in playbooks:
+        statements.append(
+            _statement(
+                "ProtectPromotedImagesInTheRepositoriesCIPushesTo",
+                ["ecr:PutImage", "ecr:BatchGetImage", "ecr:DescribeImages"],
+                repositories,
+            )
+        )
+    statements += _iam_statements(scope, own, catalogue, playbooks, account, boundary_arn, partition)
+    return statements
+
+
+def _iam_statements(scope, own, catalogue, playbooks, account, boundary_arn, partition):
+    """Provisioning creates the environments' roles: only with the boundary, only with the workload's managed
+    policies, passed only to the services that run the workload."""
+    iam = {a for a, i in catalogue.items() if a.startswith("iam:") and playbooks.intersection(i.get("playbooks", []))}
+    roles = [f"arn:{partition}:iam::{account}:role/{n['cluster']}-*" for n in own]
+    profiles = [f"arn:{partition}:iam::{account}:instance-profile/{n['cluster']}-*" for n in own]
+    managed = sorted(scope.get("workload_policies", []))
+    granting = [p for p in managed if p in ADMIN_POLICIES or p.endswith(":policy/*")]
+    if granting:
+        raise AccessError(f"{scope['name']}: workload_policies must not name {', '.join(granting)}")
+    statements = []
+    with_boundary = {
+        "CreateRole",
+        "PutRolePermissionsBoundary",
+        "PutRolePolicy",
+        "AttachRolePolicy",
+        "DetachRolePolicy",
+    }
+    bounded = sorted(a for a in iam if a.split(":", 1)[1] in with_boundary)
+    create = [a for a in bounded if a not in ("iam:AttachRolePolicy", "iam:DetachRolePolicy")]
+    attach = [a for a in bounded if a in ("iam:AttachRolePolicy", "iam:DetachRolePolicy")]
+    if create:
+        statements.append(
+            _statement(
+                "CreateTheEnvironmentsRolesOnlyWithTheBoundary",
+                create,
+                roles,
+                {"ArnEquals": {"iam:PermissionsBoundary": boundary_arn}},
+            )
+        )
+    if attach:
+        statements.append(
+            _statement(
+                "AttachOnlyTheWorkloadsManagedPolicies",
+                attach,
+                roles,
+                {"ArnEquals": {"iam:PermissionsBoundary": boundary_arn, "iam:PolicyARN": managed}},
+            )
+        )
+    # Everything else IAM the playbooks call, on the resources each action names: the environments' roles and
+    # instance profiles, the boundary and the workload's managed policies (read only: policies are not writable here).
+    targets = {"role": roles, "instance-profile": profiles, "policy": [boundary_arn]}
+    other = defaultdict(list)
+    for action in sorted(a for a in iam if a not in bounded and a != "iam:PassRole"):
+        types = catalogue[action].get("resources") or []
+        if "policy" in types and catalogue[action].get("access") not in READ_LEVELS:
+            # Provisioning writes a policy only to create the boundary when it is missing, as an administrator:
+            # a deployer finds it made by access.yml and only reads it.
+            continue
+        if not types and catalogue[action].get("access") in READ_LEVELS:
+            other[action].append("*")
+        for resource_type in types:
+            if resource_type not in targets:
+                raise AccessError(f"{action}: no ARN pattern for the iam resource type '{resource_type}'")
+            other[action] += targets[resource_type]
+    for resources, actions in _grouped(other):
+        statements.append(_statement(f"Iam{len(statements)}", actions, list(resources)))
+    if "iam:PassRole" in iam:
+        statements.append(
+            _statement(
+                "PassOnlyTheEnvironmentsRolesToTheWorkload",
+                ["iam:PassRole"],
+                roles,
+                {"StringEquals": {"iam:PassedToService": list(WORKLOAD_SERVICES)}},
+            )
+        )
+    statements.append(
+        _statement(
+            "NeverRemoveOrChangeTheBoundary",
+            [
+                "iam:DeleteRolePermissionsBoundary",
+                "iam:DeletePolicy",
+                "iam:CreatePolicyVersion",
+                "iam:SetDefaultPolicyVersion",
+            ],
+            [boundary_arn, *roles],
+            effect="Deny",
+        )
+    )
+    return statements
+
+
+def readonly_policy(scope, envs, catalogue, account, region, partition="aws"):
+    """Read and List actions only, of the scope's playbooks, on the scope's environments."""
+    own = [envs[e] for e in scope["environments"]]
+    playbooks = set(scope["playbooks"])
+    star, tagged, scoped = set(), set(), defaultdict(list)
+    for action, info in sorted(catalogue.items()):
+        if info.get("access") not in READ_LEVELS or not playbooks.intersection(info.get("playbooks", [])):
+            continue
+        service = action.split(":", 1)[0]
+        types = info.get("resources") or []
+        kind = _kind(service, types)
+        if kind == "*":
+            star.add(action)
+        elif kind == "tag":
+            tagged.add(action)
+        else:
+            for names in own:
+                scoped[action] += _environment_arns(action, types, names, account, region, partition)
+    statements = []
+    if star:
+        statements.append(_statement("ActionsAwsAllowsOnlyOnAnyResource", star, "*"))
+    if tagged:
+        statements.append(_statement("ReadResourcesNamedById", tagged, "*"))
+    for resources, actions in _grouped(scoped):
+        statements.append(_statement(f"{_sid(actions[0].split(':', 1)[0])}{len(statements)}", actions, list(resources)))
+    return statements
+
+
+def boundary_policy(account, region, partition="aws"):
+    """The permissions boundary of the roles provisioning creates (task execution, container instances): the most
+    they may ever do, whatever is attached to them. No IAM, no STS, nothing outside the workload's needs."""
+    secrets = [f"arn:{partition}:secretsmanager:{region}:{account}:secret:stageflow/*"]
+    statements = [
+        _statement(
+            "RunContainers",
+            [
+                "ecr:GetAuthorizationToken",
+                "ecr:BatchCheckLayerAvailability",
+                "ecr:GetDownloadUrlForLayer",
+                "ecr:BatchGetImage",
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+                "ecs:DeregisterContainerInstance",
+                "ecs:DiscoverPollEndpoint",
+                "ecs:Poll",
+                "ecs:RegisterContainerInstance",
+                "ecs:StartTelemetrySession",
+                "ecs:UpdateContainerInstancesState",
+                "ecs:Submit*",
+                "ecs:TagResource",
+                "ec2:DescribeTags",
+                "ecs:CreateCluster",
+            ],
+            "*",
+        ),
+        _statement("ReadStageflowsSecrets", ["secretsmanager:GetSecretValue"], secrets),
+        _statement("NoIdentityChanges", ["iam:*", "sts:AssumeRole*", "organizations:*"], "*", effect="Deny"),
+    ]
+    return _document(statements)
+
+
+def _document(statements):
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def github_trust_policy(account, provider_host, repository, github_environments, principals=(), partition="aws"):
+    """Who may assume a deployer role: GitHub Actions jobs of `repository` in one of its GitHub environments (the sub
+    claim pinned), and the IAM principals named (AWX's credentials)."""
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repository or ""):
+        raise AccessError(f"access_github_repository must be <owner>/<repository>, got {repository!r}")
+    statements = [
+        {
+            "Sid": "GitHubActionsOfThisRepositoryInItsEnvironments",
+            "Effect": "Allow",
+            "Principal": {"Federated": f"arn:{partition}:iam::{account}:oidc-provider/{provider_host}"},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": {f"{provider_host}:aud": "sts.amazonaws.com"},
+                "StringLike": {
+                    f"{provider_host}:sub": [f"repo:{repository}:environment:{e}" for e in github_environments]
+                },
+            },
+        }
+    ]
+    if principals:
+        statements.append(
+            {
+                "Sid": "TheCredentialsOfAWX",
+                "Effect": "Allow",
+                "Principal": {"AWS": sorted(principals)},
+                "Action": "sts:AssumeRole",
+            }
+        )
+    return _document(statements)
+
+
+def documents(statements, name, limit=MANAGED_POLICY_CHARACTERS):
+    """The statements packed into as few managed policies as fit AWS's size limit (whitespace not counted), each
+    checked."""
+    packed, current = [], []
+    for statement in statements:
+        if current and _size(_document([*current, statement])) > limit:
+            packed.append(_document(current))
+            current = []
+        current.append(statement)
+    if current:
+        packed.append(_document(current))
+    return [check(document, f"{name}-{n}", limit) for n, document in enumerate(packed, 1)]
+
+
+def _size(document):
+    return len(json.dumps(document, separators=(",", ":")))
+
+
+def check(document, name, limit=MANAGED_POLICY_CHARACTERS):
+    """Refuse a policy that allows every action on every resource, or any action of a service on every resource
+    outside the actions AWS allows only on *."""
+    for statement in document["Statement"]:
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        resources = statement.get("Resource", [])
+        resources = [resources] if isinstance(resources, str) else resources
+        if statement.get("Effect") != "Allow":
+            continue
+        if "*" in resources and any(a == "*" or a.endswith(":*") for a in actions):
+            raise AccessError(f"{name}: statement {statement.get('Sid')} would allow {', '.join(actions)} on *")
+    size = _size(document)
+    if size > limit:
+        raise AccessError(f"{name}: {size} characters; a managed policy holds at most {limit}: split the statement")
+    return document
