@@ -138,10 +138,12 @@ RELEASE_FILES = (
 )
 # The release safety tests (and the real-AWS readiness checks, which read the same environments back) provision dev,
 # staging and prod themselves: a third process, so the releases shard stays about as long as the provisioning one.
-# The least-privilege tests restore the same environments and act on them as each identity.
+# The secrets test runs its releases at -vvv on the same environments, restored from the snapshot they leave; the
+# least-privilege tests restore them too and act on them as each identity.
 SAFETY_FILES = (
     "tests/integration/test_release_safety.py",
     "tests/integration/test_aws_readiness.py",
+    "tests/integration/test_secrets.py",
     "tests/integration/test_access.py",
 )
 INTEGRATION_SHARDS = {

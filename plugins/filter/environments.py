@@ -41,22 +41,44 @@ def outside_scope(environments, allowed):
     return result
 
 
-def environment_vars(hosts, hostvars):
-    """The variables of each environment's host, keyed by the environment's name (its environment_name)."""
+def environment_vars(hosts, hostvars, keys=None):
+    """The variables of each environment's host, keyed by the environment's name (its environment_name); with `keys`,
+    only those of them the host has (what a module is given, so that no other variable - an extra or vaulted one - is
+    templated into its arguments)."""
+    if keys is not None and (not isinstance(keys, (list, tuple)) or not all(isinstance(k, str) for k in keys)):
+        raise AnsibleFilterError(f"environment_vars: keys must be a list of variable names, got {keys!r}")
     result = {}
     for host in hosts:
         host_vars = hostvars[host]
         name = host_vars.get("environment_name", host)
-        result[name] = {key: host_vars[key] for key in host_vars}
+        wanted = host_vars if keys is None else [key for key in keys if key in host_vars]
+        result[name] = {key: host_vars[key] for key in wanted}
     return result
 
 
+VAULT_HEADER = "$ANSIBLE_VAULT;"
+
+
+def _settings_loader():
+    """A safe YAML loader that also reads Ansible's tags (an inline `!vault` value, `!unsafe`) as opaque strings."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    for tag in ("!vault", "!unsafe"):
+        Loader.add_constructor(tag, lambda loader, node: "<" + node.tag + ">")
+    return Loader
+
+
 def environment_settings_files(sources):
-    """Top-level keys of every group_vars and host_vars file beside the inventory sources."""
+    """Top-level keys of every group_vars and host_vars file beside the inventory sources. A file vaulted whole
+    (ansible-vault encrypt) is listed with no keys: they cannot be read without its password."""
     import os
 
     import yaml
 
+    loader = _settings_loader()
     found = []
     for source in sources or []:
         base = source if os.path.isdir(source) else os.path.dirname(source)
@@ -72,7 +94,11 @@ def environment_settings_files(sources):
                     if not file.endswith((".yml", ".yaml")):
                         continue
                     with open(file, encoding="utf-8") as handle:
-                        data = yaml.safe_load(handle) or {}
+                        text = handle.read()
+                    if text.startswith(VAULT_HEADER):
+                        found.append({"file": os.path.relpath(file), "scope": scope, "keys": [], "vaulted": True})
+                        continue
+                    data = yaml.load(text, Loader=loader) or {}  # a SafeLoader, with two opaque tags
                     if not isinstance(data, dict):
                         raise AnsibleFilterError(f"{file} must hold a mapping of settings, not {type(data).__name__}")
                     found.append({"file": os.path.relpath(file), "scope": scope, "keys": sorted(data)})

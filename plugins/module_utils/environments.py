@@ -60,9 +60,29 @@ _TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+# Names of settings whose values may be secret even when the schema does not say so (an unknown key such as
+# database.password): their values are never shown in a message.
+SECRET_NAME = re.compile(r"passw(or)?d|passphrase|secret|token|credential|webhook|private_?key|api_?key", re.IGNORECASE)
+HIDDEN = "<not shown, it may be secret>"
+
+
 def _show(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _secret(key: str, option: dict[str, Any] | None = None) -> bool:
+    return bool((option or {}).get("no_log")) or bool(SECRET_NAME.search(key))
+
+
+def _show_setting(key: str, value: Any, option: dict[str, Any] | None = None) -> str:
+    """The value, for a message; never a secret's (a setting the schema marks no_log, or one named like a secret)."""
+    return HIDDEN if _secret(key, option) else _show(value)
+
+
+def secret_names(spec: dict[str, Any]) -> list[str]:
+    """The settings the schema marks no_log: given to environment_check apart, as a no_log argument."""
+    return sorted(key for key, option in spec.items() if isinstance(option, dict) and option.get("no_log"))
 
 
 def _type_ok(value: Any, type_name: str) -> bool:
@@ -86,11 +106,13 @@ def settings_of(host_vars: dict[str, Any], spec: dict[str, Any]) -> dict[str, An
 
 
 def check_declared(declared: list[dict[str, Any]], spec: dict[str, Any]) -> list[str]:
-    """Unknown top-level keys in the inventory's group_vars and host_vars files."""
+    """Unknown top-level keys in the inventory's group_vars and host_vars files. Ansible's own (ansible_*) are not
+    settings, and vault_* are the vaulted values settings refer to (notification_webhook_url:
+    "{{ vault_notification_webhook_url }}"), as Ansible's guide to vaults names them."""
     errors = []
     for entry in declared:
         for key in entry.get("keys", []):
-            if key in spec or key.startswith("ansible_"):
+            if key in spec or key.startswith(("ansible_", "vault_")):
                 continue
             scope = entry.get("scope", "?")
             errors.append(
@@ -109,7 +131,7 @@ def check_against_spec(env: str, values: dict[str, Any], spec: dict[str, Any], p
     for key in sorted(set(values) - set(spec)):
         where = f"{prefix}{key}"
         errors.append(
-            f"environment '{env}': unknown setting '{where}' (value {_show(values[key])}); "
+            f"environment '{env}': unknown setting '{where}' (value {_show_setting(key, values[key])}); "
             f"allowed here: {', '.join(sorted(spec))}"
         )
     for key, option in spec.items():
@@ -124,18 +146,20 @@ def check_against_spec(env: str, values: dict[str, Any], spec: dict[str, Any], p
         type_name = option.get("type", "str")
         if not _type_ok(value, type_name):
             errors.append(
-                f"environment '{env}': setting '{where}' is {_show(value)} ({type(value).__name__}); "
-                f"allowed: a {type_name}"
+                f"environment '{env}': setting '{where}' is {_show_setting(key, value, option)} "
+                f"({type(value).__name__}); allowed: a {type_name}"
             )
             continue
         if "choices" in option and value not in option["choices"]:
             allowed = ", ".join(map(str, option["choices"]))
-            errors.append(f"environment '{env}': setting '{where}' is {_show(value)}; allowed: {allowed}")
+            errors.append(
+                f"environment '{env}': setting '{where}' is {_show_setting(key, value, option)}; allowed: {allowed}"
+            )
         if type_name == "list" and "elements" in option:
             for index, item in enumerate(value):
                 if not _type_ok(item, option["elements"]):
                     errors.append(
-                        f"environment '{env}': setting '{where}[{index}]' is {_show(item)}; "
+                        f"environment '{env}': setting '{where}[{index}]' is {_show_setting(key, item, option)}; "
                         f"allowed: a {option['elements']}"
                     )
         if type_name == "dict" and "options" in option:
@@ -191,6 +215,12 @@ def check_ranges_and_rules(env: str, values: dict[str, Any]) -> list[str]:
             "'domain' for an HTTPS environment (the certificate names the domain, not the load balancer's DNS name, "
             "and a certificate is never left unverified)"
         )
+    webhook = values.get("notification_webhook_url")
+    if isinstance(webhook, str) and webhook and not re.match(r"^https://[^\s/]+", webhook):
+        errors.append(
+            f"environment '{env}': setting 'notification_webhook_url' is {HIDDEN}; allowed: an https:// URL, or "
+            "empty for no notifications"
+        )
     tg = values.get("target_group_health_check") or {}
     if isinstance(tg.get("timeout"), int) and isinstance(tg.get("interval"), int) and tg["timeout"] >= tg["interval"]:
         errors.append(
@@ -234,7 +264,9 @@ def check_overlaps(cidrs: dict[str, str]) -> list[str]:
     return errors
 
 
-def check_policies(env: str, values: dict[str, Any], policies: list[dict[str, Any]]) -> list[str]:
+def check_policies(
+    env: str, values: dict[str, Any], policies: list[dict[str, Any]], secrets: list[str] | tuple[str, ...] = ()
+) -> list[str]:
     errors = []
     for policy in policies:
         if env not in (policy.get("environments") or []):
@@ -242,9 +274,11 @@ def check_policies(env: str, values: dict[str, Any], policies: list[dict[str, An
         actual = lookup(values, policy["setting"])
         if actual != policy["equals"]:
             why = f" ({policy['why']})" if policy.get("why") else ""
+            setting = str(policy["setting"])
+            secret = setting.split(".", 1)[0] in (secrets or ()) or _secret(setting)
             errors.append(
-                f"environment '{env}': setting '{policy['setting']}' is {_show(actual)}; "
-                f"the policy requires {_show(policy['equals'])}{why}"
+                f"environment '{env}': setting '{setting}' is {HIDDEN if secret else _show(actual)}; "
+                f"the policy requires {HIDDEN if secret else _show(policy['equals'])}{why}"
             )
     return errors
 
@@ -312,11 +346,20 @@ def validate(
     promotion: dict[str, Any] | None = None,
     declared: list[dict[str, Any]] | None = None,
     checks: tuple[str, ...] | list[str] = CHECKS,
+    secret_settings: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[list[str], dict[str, Any]]:
     """Check the requested environments (and all for CIDR overlaps); return (errors, facts).
 
     `checks` chooses among the settings themselves (schema, ranges, policies, overlaps, the promotion), the AWS names
-    derived from them and whether the tasks fit the instances (environment_limits)."""
+    derived from them and whether the tasks fit the instances (environment_limits). `secret_settings` holds, by
+    environment, the settings the schema marks no_log (they come apart, as a no_log argument); they are checked like
+    the others, and no message shows their values."""
+    if secret_settings:
+        hosts_vars = {
+            env: {**values, **(secret_settings.get(env) or {})} if isinstance(values, dict) else values
+            for env, values in hosts_vars.items()
+        }
+    secrets = secret_names(spec)
     errors: list[str] = []
     for name in requested:
         errors.extend(check_name(name))
@@ -351,7 +394,7 @@ def validate(
         errors.extend(problem["message"] for problem in environment_limits.check_limits(env, values, limit_checks))
         if not isinstance(policies, list) or check_policy_shapes(policies):
             continue
-        errors.extend(check_policies(env, values, policies))
+        errors.extend(check_policies(env, values, policies, secrets))
     errors.extend(check_overlaps({env: v.get("vpc_cidr") for env, v in settings.items()}))
     facts: dict[str, Any] = {"environments": sorted(requested)}
     if promotion and promotion.get("source") is not None:

@@ -9,7 +9,8 @@ short_description: Acquire, renew or release an environment's deployment lock, a
 version_added: 0.1.0
 description:
   - One lock per environment, in the lock table the C(stageflow.aws.deployment_state) role creates. It stores the
-    owner, the purpose, the lock id, when it was acquired and when its lease expires.
+    owner (the person or pipeline), the AWS identity that took it (the caller's ARN, from sts:GetCallerIdentity), the
+    purpose, the lock id, when it was acquired and when its lease expires.
   - Acquiring uses a conditional write, so of two runs at once exactly one gets the lock; the other fails, naming who
     holds it and since when. A lease that has expired counts as free, so a killed run cannot block forever.
   - Leases are judged by DynamoDB's clock (the Date of its answer), never the controller's, so a controller whose clock
@@ -43,7 +44,10 @@ options:
         of a lock already held makes the call idempotent.
     type: str
   owner:
-    description: Who takes the lock, as shown to others (a user, an AWX job).
+    description:
+      - Who takes the lock - the person or pipeline, as shown to others (the inventory's C(stageflow_actor)).
+      - Empty for the C(stageflow.aws.actor) lookup's answer here - a GitHub Actions run, else the local user and host.
+      - The AWS identity is not an option - the module asks STS who its credentials are.
     type: str
     default: ""
   purpose:
@@ -64,8 +68,8 @@ options:
     default: ""
   records_table:
     description:
-      - The deployment records table. A forced release is recorded there; acquiring (without O(take_over))
-        is refused while its newest release record is open.
+      - The deployment records table. A forced release is recorded there (with O(owner), O(reason) and the AWS
+        identity); acquiring (without O(take_over)) is refused while its newest release record is open.
     type: str
   take_over:
     description:
@@ -96,7 +100,7 @@ EXAMPLES = r"""
     table: prod-movie-app-deploy-locks
     environment: prod
     lock_id: "{{ promotion_id }}"
-    owner: "{{ lookup('env', 'USER') }}"
+    owner: "{{ stageflow_actor }}"
     purpose: promote staging -> prod
     lease_seconds: 3600
 
@@ -115,8 +119,9 @@ lock:
   description: The lock as it is after the call (empty when released).
   returned: always
   type: dict
-  sample: {"environment": "prod", "lock_id": "p-20261126", "owner": "alice", "purpose": "promote", "acquired_at":
-    "2026-11-26T10:15:00.000000Z", "expires_at": 1795000000}
+  sample: {"environment": "prod", "lock_id": "p-20261126", "owner": "awx:alice (job 42)",
+    "aws_identity": "arn:aws:sts::123456789012:assumed-role/stageflow-deployer/awx-42", "purpose": "promote",
+    "acquired_at": "2026-11-26T10:15:00.000000Z", "expires_at": 1795000000}
 previous:
   description: The lock before the call (empty when there was none).
   returned: always
@@ -132,8 +137,6 @@ table_exists:
 """
 
 import datetime
-import getpass
-import socket
 import uuid
 
 try:
@@ -144,8 +147,39 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.stageflow.aws.plugins.module_utils._dynamodb import state as st
+from ansible_collections.stageflow.aws.plugins.module_utils._sts import api as sts
+from ansible_collections.stageflow.aws.plugins.module_utils.actor import actor
 
 RELEASE_PURPOSE = ("deploy ", "promote ", "rollback ")
+
+
+def lock_item(params, env, now, aws_identity):
+    """The lock as written: who holds it (the person or pipeline, and the AWS identity), why, since and until when."""
+    return {
+        "environment": env,
+        "lock_id": params["lock_id"] or str(uuid.uuid4()),
+        "owner": params["owner"] or actor(),
+        "aws_identity": aws_identity,
+        "purpose": params["purpose"],
+        "acquired_at": st.iso(datetime.datetime.fromtimestamp(now, datetime.timezone.utc)),
+        "expires_at": int(now + params["lease_seconds"]),
+    }
+
+
+def force_release_record(params, env, previous, started_at, now, aws_identity):
+    """The record of a forced release: who freed the lock (person or pipeline, AWS identity), why, and the lock."""
+    return {
+        "environment": env,
+        "started_at": started_at,
+        "id": f"force-release-{uuid.uuid4().hex[:8]}",
+        "kind": "force-release",
+        "outcome": "released",
+        "who": params["owner"] or actor(),
+        "aws_identity": aws_identity,
+        "reason": params["reason"],
+        "released_lock": previous,
+        "expires_at": int(now + 400 * 86400),
+    }
 
 
 def acquire(module, table, records, env, previous, clock, result):
@@ -177,14 +211,7 @@ def acquire(module, table, records, env, previous, clock, result):
             module.fail_json(msg=st.open_message(env, interrupted), **result)
     if ours:
         return
-    item = {
-        "environment": env,
-        "lock_id": p["lock_id"] or str(uuid.uuid4()),
-        "owner": p["owner"] or f"{getpass.getuser()}@{socket.gethostname()}",
-        "purpose": p["purpose"],
-        "acquired_at": st.iso(datetime.datetime.fromtimestamp(now, datetime.timezone.utc)),
-        "expires_at": int(now + p["lease_seconds"]),
-    }
+    item = lock_item(p, env, now, sts.caller_arn(module))
     if previous:
         item["took_over_expired" if not take_over else "took_over"] = previous.get("lock_id", "")
     if not module.check_mode:
@@ -197,22 +224,11 @@ def force_release(module, table, env, previous, clock, result):
     if not previous:
         return
     if not module.check_mode:
+        aws_identity = sts.caller_arn(module) if p["records_table"] else ""  # read before anything is deleted
         st.force_release(table, env)
         if p["records_table"]:
-            st.put_record(
-                module.resource("dynamodb").Table(p["records_table"]),
-                {
-                    "environment": env,
-                    "started_at": st.iso(st.utcnow()),
-                    "id": f"force-release-{uuid.uuid4().hex[:8]}",
-                    "kind": "force-release",
-                    "outcome": "released",
-                    "who": p["owner"] or f"{getpass.getuser()}@{socket.gethostname()}",
-                    "reason": p["reason"],
-                    "released_lock": previous,
-                    "expires_at": int(clock.now() + 400 * 86400),
-                },
-            )
+            record = force_release_record(p, env, previous, st.iso(st.utcnow()), clock.now(), aws_identity)
+            st.put_record(module.resource("dynamodb").Table(p["records_table"]), record)
     result.update(changed=True, lock={})
 
 

@@ -11,6 +11,9 @@ description:
   - Puts one record in the deployment records table the C(stageflow.aws.deployment_state) role creates (hash key
     C(environment), range key C(started_at)). Writing the same record again (same environment and C(started_at))
     replaces it, so a record can be written when a run starts and completed at its end.
+  - Every record names who made the change - C(who), the person or pipeline (the inventory's C(stageflow_actor); when
+    the record has none, the C(stageflow.aws.actor) lookup's answer here), and C(aws_identity), the AWS identity that
+    wrote it (the caller's ARN, from sts:GetCallerIdentity; not an option, so a record cannot claim another).
 author:
   - Stageflow engineers (@stageflow)
 options:
@@ -27,8 +30,15 @@ options:
       - The record. It must have C(id), C(kind) (deploy, promote, rollback or abort), C(started_at) (ISO 8601 UTC) and
         C(outcome); by convention also C(who), C(source), C(target), C(services) (per service the task definitions
         and images before and after), C(snapshots), C(steps), C(finished_at) and C(duration_seconds).
+      - Never put a secret in it - records are read by everyone who may read the history, and written as reports.
     type: dict
     required: true
+  identity_field:
+    description:
+      - The record's field that gets the ARN of the AWS identity writing it - C(aborted_by_aws_identity) when an
+        abort closes another run's release, whose C(aws_identity) stays as that run wrote it.
+    type: str
+    default: aws_identity
   retention_days:
     description: Days until DynamoDB's TTL removes the record.
     type: int
@@ -63,6 +73,7 @@ EXAMPLES = r"""
       kind: promote
       started_at: "{{ started_at }}"
       outcome: succeeded
+      who: "{{ stageflow_actor }}"
       source: staging
       target: prod
     report_dir: "{{ playbook_dir }}/../reports"
@@ -70,9 +81,12 @@ EXAMPLES = r"""
 
 RETURN = r"""
 record:
-  description: The record as written.
+  description: The record as written, with C(aws_identity) (the caller's ARN) and C(who).
   returned: always
   type: dict
+  sample: {"id": "promote-prod-20261127T101500-01234", "kind": "promote", "outcome": "succeeded",
+    "who": "github:octocat (run https://github.com/example/stageflow/actions/runs/123)",
+    "aws_identity": "arn:aws:sts::123456789012:assumed-role/stageflow-deployer/GitHubActions"}
 report:
   description: The report file written (or that check mode would write), when O(report_dir) is given.
   returned: when report_dir is given and the report could be written
@@ -93,6 +107,8 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.stageflow.aws.plugins.module_utils._dynamodb import state as st
+from ansible_collections.stageflow.aws.plugins.module_utils._sts import api as sts
+from ansible_collections.stageflow.aws.plugins.module_utils.actor import actor
 
 KINDS = ("deploy", "promote", "rollback", "abort")
 REPORT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,200}")
@@ -117,6 +133,17 @@ def write_report(path: str, record: dict) -> None:
         raise
 
 
+def stamped(record: dict, environment: str, retention_days: int, aws_identity: str, identity_field: str) -> dict:
+    """The record as written: its environment, its expiry, who made the change (a person or pipeline in `who`, and the
+    AWS identity in `identity_field`)."""
+    record = dict(record)
+    record.update(environment=environment, expires_at=int(time.time() + retention_days * 86400))
+    if not record.get("who"):
+        record["who"] = actor()
+    record[identity_field] = aws_identity
+    return record
+
+
 def main():
     module = AnsibleAWSModule(
         argument_spec=dict(
@@ -126,11 +153,12 @@ def main():
             retention_days=dict(type="int", default=400),
             report_dir=dict(type="path"),
             replace_outcome=dict(type="str"),
+            identity_field=dict(type="str", default="aws_identity"),
         ),
         supports_check_mode=True,
     )
     p = module.params
-    record = dict(p["record"])
+    record = p["record"]
     missing = [k for k in ("id", "kind", "started_at", "outcome") if not record.get(k)]
     if missing:
         module.fail_json(msg=f"record needs {', '.join(missing)}")
@@ -138,7 +166,13 @@ def main():
         module.fail_json(msg=f"record kind {record['kind']!r} is not one of {', '.join(KINDS)}")
     if p["report_dir"] and not REPORT_NAME.fullmatch(str(record["id"])):
         module.fail_json(msg=f"record id {record['id']!r} cannot name a report file: letters, digits, _ . - only")
-    record.update(environment=p["environment"], expires_at=int(time.time() + p["retention_days"] * 86400))
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", p["identity_field"]):
+        module.fail_json(msg=f"identity_field {p['identity_field']!r} is not a field name: a-z, 0-9 and _")
+    try:
+        aws_identity = sts.caller_arn(module)
+    except (BotoCoreError, ClientError) as exc:
+        module.fail_json_aws(exc, msg=f"record {record['id']}: the AWS identity writing it could not be read")
+    record = stamped(record, p["environment"], p["retention_days"], aws_identity, p["identity_field"])
     report = os.path.join(os.path.abspath(p["report_dir"]), f"{record['id']}.json") if p["report_dir"] else None
     if not module.check_mode:
         try:

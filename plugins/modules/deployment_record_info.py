@@ -60,10 +60,15 @@ EXAMPLES = r"""
 
 RETURN = r"""
 records:
-  description: The records, newest first.
+  description:
+    - The records, newest first, as M(stageflow.aws.deployment_record) wrote them.
+    - Each names the person or pipeline in C(who) and the AWS identity (the caller's ARN) in C(aws_identity); records
+      written before Stageflow kept the identity have no C(aws_identity).
   returned: always
   type: list
   elements: dict
+  sample: [{"id": "deploy-dev-20261127T101500-01234", "kind": "deploy", "outcome": "succeeded", "who": "alice@build1",
+    "aws_identity": "arn:aws:sts::123456789012:assumed-role/stageflow-deployer/alice"}]
 lock:
   description: With O(lock_table), the environment's lock while its lease runs; empty when free.
   returned: always

@@ -24,9 +24,20 @@ options:
     elements: raw
     required: true
   hosts_vars:
-    description: Every known environment's variables, by environment name (its inventory host's vars).
+    description:
+      - Every known environment's settings, by environment name - the keys of I(spec) its inventory host has (the
+        C(stageflow.aws.environment_vars) filter with those keys), and C(group_names).
+      - Give only those, never all the host's variables - they hold every extra and vaulted variable, and a module's
+        arguments are shown at C(-vvv) and in AWX's job events. Settings I(spec) marks C(no_log) go in
+        I(secret_settings).
     type: dict
     required: true
+  secret_settings:
+    description:
+      - The settings I(spec) marks C(no_log) (secrets such as C(notification_webhook_url)), by environment name. Checked
+        like the others; never logged, and no message shows their values.
+    type: dict
+    default: {}
   spec:
     description: The settings schema, in argument-spec form (options with type, required, choices, elements, options).
     type: dict
@@ -73,11 +84,15 @@ EXAMPLES = r"""
 - name: Check prod before provisioning it
   stageflow.aws.environment_check:
     environments: [prod]
-    hosts_vars: "{{ dict(groups['environments'] | map('extract', hostvars, 'environment_name') | zip(groups['environments'] | map('extract', hostvars))) }}"
-    spec: "{{ (lookup('ansible.builtin.file', 'roles/validate/meta/argument_specs.yml') | from_yaml).argument_specs.environment.options }}"
+    hosts_vars: "{{ groups['environments'] | stageflow.aws.environment_vars(hostvars, (spec.keys() | difference(secrets)) + ['group_names']) }}"
+    secret_settings: "{{ groups['environments'] | stageflow.aws.environment_vars(hostvars, secrets) }}"
+    spec: "{{ spec }}"
     policies: "{{ environment_policies }}"
     promotion:
       source: staging
+  vars:
+    spec: "{{ (lookup('ansible.builtin.file', 'roles/validate/meta/argument_specs.yml') | from_yaml).argument_specs.environment.options }}"
+    secrets: "{{ spec | dict2items | selectattr('value.no_log', 'defined') | selectattr('value.no_log') | map(attribute='key') | list }}"
 
 - name: Check the AWS names a feature environment would get, before it exists
   stageflow.aws.environment_check:
@@ -122,6 +137,7 @@ def main():
         argument_spec=dict(
             environments=dict(type="list", elements="raw", required=True),
             hosts_vars=dict(type="dict", required=True),
+            secret_settings=dict(type="dict", default={}, no_log=True),
             spec=dict(type="dict", required=True),
             policies=dict(type="list", elements="raw", default=[]),
             promotion=dict(type="dict"),
@@ -138,6 +154,7 @@ def main():
         module.params["promotion"],
         module.params["declared"],
         module.params["checks"],
+        module.params["secret_settings"],
     )
     if errors:
         module.fail_json(

@@ -7,8 +7,11 @@ and each leaves the environments serving a good release.
 from __future__ import annotations
 
 import json
+import os
+import pwd
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -32,6 +35,15 @@ from tests.integration.releases import (
 )
 
 pytestmark = pytest.mark.slow
+# A shell with no login name in its environment (as cron or a bare container gives), outside AWX and GitHub Actions.
+NO_LOGIN_NAME = dict.fromkeys(("USER", "LOGNAME", "LNAME", "USERNAME", "GITHUB_ACTOR"))
+GITHUB_RUN = {
+    "GITHUB_ACTOR": "octocat",
+    "GITHUB_SERVER_URL": "https://github.com",
+    "GITHUB_REPOSITORY": "example/stageflow",
+    "GITHUB_RUN_ID": "4242",
+    "GITHUB_RUN_ATTEMPT": "1",
+}
 MISSING_BUILD = (
     f"missing from ECR: {REGISTRY}/dev-movie-app-server-repo:no-such-build, "
     f"{REGISTRY}/dev-movie-app-client-repo:no-such-build"
@@ -59,10 +71,20 @@ def test_check_mode_prints_the_plan_and_makes_no_mutating_call(envs: Cloud) -> N
 
 def test_promotion_by_digest_through_blue_green_and_canary(envs: Cloud) -> None:
     v1 = build(envs, "v1")
-    staging = must(release(envs, "promote", "-e", "source=dev"))
+    staging = must(release(envs, "promote", "-e", "source=dev", **NO_LOGIN_NAME))
     assert "promote dev -> staging: SUCCEEDED" in staging.stdout
-    prod = must(release(envs, "promote", "-e", "source=staging"))
+    prod = must(release(envs, "promote", "-e", "source=staging", **GITHUB_RUN))
     assert "promote staging -> prod: SUCCEEDED" in prod.stdout
+    # Who did it: the person or pipeline, and the AWS identity (the caller's ARN) - never "unknown".
+    caller = envs.client("sts").get_caller_identity()["Arn"]
+    local_user = f"{pwd.getpwuid(os.getuid()).pw_name}@{socket.gethostname()}"
+    github = "github:octocat (run https://github.com/example/stageflow/actions/runs/4242)"
+    for env, who in (("staging", local_user), ("prod", github)):
+        newest = records(envs, env)[0]
+        assert (newest["who"], newest["aws_identity"]) == (who, caller), newest
+    assert f"by {local_user}, AWS identity {caller}" in flat(staging)
+    history = flat(must(release(envs, "history", "-e", "env=prod")))
+    assert f"promote succeeded staging -> prod by {github}" in history and f"AWS identity: {caller}" in history
     # prod's public domain, resolved through its Route 53 alias to the load balancer, over HTTPS.
     assert "health: https://movie-app.com/health through its domain answered 200" in flat(prod)
     for step in ("10", "50", "100"):
@@ -193,7 +215,7 @@ def test_two_promotions_at_once_one_proceeds_and_the_other_names_the_holder(envs
     codes = sorted(r.returncode for r in runs)
     assert codes[0] == 0 and codes[1] != 0, outputs
     loser = " ".join(outputs[[r.returncode for r in runs].index(codes[1])].split())
-    assert re.search(r"the deployment lock of staging is held by \S+ \(purpose: promote dev -> staging\) since", loser)
+    assert re.search(r"the deployment lock of staging is held by .+ \(purpose: promote dev -> staging\) since", loser)
 
 
 def test_a_killed_run_is_unlocked_with_a_reason_and_a_rerun_completes(envs: Cloud) -> None:
@@ -210,12 +232,16 @@ def test_a_killed_run_is_unlocked_with_a_reason_and_a_rerun_completes(envs: Clou
         time.sleep(0.1)
     run.send_signal(signal.SIGKILL)
     run.wait(timeout=30)
+    caller = envs.client("sts").get_caller_identity()["Arn"]
+    # The lock names who holds it: the person (this test's user) and the AWS identity.
+    assert locked["Item"]["aws_identity"]["S"] == caller and locked["Item"]["owner"]["S"].endswith(socket.gethostname())
     blocked = release(envs, "promote", "-e", "source=dev")
     assert blocked.returncode != 0 and "the deployment lock of staging is held by" in flat(blocked)
     refused = release(envs, "unlock", "-e", "env=staging")
     assert refused.returncode != 0 and "reason is required" in flat(refused)
     must(release(envs, "unlock", "-e", "env=staging", "-e", json.dumps({"reason": "test killed the run"})))
-    assert any(r["kind"] == "force-release" and r["reason"] == "test killed the run" for r in records(envs, "staging"))
+    forced = next(r for r in records(envs, "staging") if r["kind"] == "force-release")
+    assert forced["reason"] == "test killed the run" and forced["aws_identity"] == caller and forced["who"]
     # Killed at once or a moment later, it may have recorded its start: abort closes that (or finds nothing to do).
     must(release(envs, "abort", "-e", "env=staging", "-e", json.dumps({"reason": "test killed the run"})))
     must(release(envs, "promote", "-e", "source=dev"))

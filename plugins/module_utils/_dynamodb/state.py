@@ -4,6 +4,8 @@
 
 Lock table: hash key `environment`, one item per held lock. Records table: hash key `environment`, range key
 `started_at` (ISO 8601 UTC, so records sort by time). Both carry `expires_at` (epoch seconds), the tables' TTL.
+Locks name who holds them in `owner` (the person or pipeline) and `aws_identity` (the caller's ARN); records in `who`
+and `aws_identity` (older ones, written before, lack `aws_identity`).
 
 A lease is judged by DynamoDB's clock, not the controller's: every lock call first reads the item, and the Date header
 of that answer says what time it is for the lock (`Clock`). A controller whose clock runs hours ahead therefore cannot
@@ -121,6 +123,7 @@ def describe_holder(lock: dict[str, Any]) -> str:
         f"held by {lock.get('owner')} (purpose: {lock.get('purpose') or '-'}) since {lock.get('acquired_at')}, "
         f"lease until {iso(datetime.datetime.fromtimestamp(int(lock.get('expires_at', 0)), datetime.timezone.utc))}, "
         f"lock id {lock.get('lock_id')}"
+        + (f", AWS identity {lock['aws_identity']}" if lock.get("aws_identity") else "")
     )
 
 

@@ -60,6 +60,35 @@ def test_settings_files_list_top_level_keys(tmp_path) -> None:
     ]
 
 
+def test_settings_files_read_inline_vault_values_and_skip_files_vaulted_whole(tmp_path) -> None:
+    (tmp_path / "group_vars" / "prod").mkdir(parents=True)
+    (tmp_path / "group_vars" / "prod" / "main.yml").write_text(
+        "environment_name: prod\nnotification_webhook_url: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6162\n"
+    )
+    (tmp_path / "group_vars" / "prod" / "vault.yml").write_text("$ANSIBLE_VAULT;1.1;AES256\n61626364\n")
+    inventory = tmp_path / "stageflow.yml"
+    inventory.write_text("all: {}\n")
+    found = flt.environment_settings_files([str(inventory)])
+    assert [(f["scope"], f["keys"], f.get("vaulted", False)) for f in found] == [
+        ("prod", ["environment_name", "notification_webhook_url"], False),
+        ("prod", [], True),
+    ]
+
+
+def test_environment_vars_gives_only_the_keys_asked_for() -> None:
+    hostvars = {
+        "dev-env": {"environment_name": "dev", "vpc_cidr": "10.0.0.0/16", "vault_marker": "s3cr3t"},
+        "prod-env": {"environment_name": "prod", "vault_marker": "s3cr3t"},
+    }
+    assert flt.environment_vars(["dev-env", "prod-env"], hostvars, ["environment_name", "vpc_cidr"]) == {
+        "dev": {"environment_name": "dev", "vpc_cidr": "10.0.0.0/16"},
+        "prod": {"environment_name": "prod"},
+    }
+    assert flt.environment_vars(["dev-env"], hostvars)["dev"]["vault_marker"] == "s3cr3t"  # without keys, all
+    with pytest.raises(AnsibleFilterError, match="keys must be a list"):
+        flt.environment_vars(["dev-env"], hostvars, "vpc_cidr")
+
+
 def seed_settings(env: str) -> dict:
     shared = yaml.safe_load((ROOT / "inventories/group_vars/all/main.yml").read_text())
     return {**shared, **yaml.safe_load((ROOT / f"inventories/group_vars/{env}.yml").read_text())}

@@ -82,9 +82,8 @@ def test_unknown_nested_key_is_reported(inventory) -> None:
 
 
 def test_unknown_top_level_key_in_a_group_vars_file_is_reported() -> None:
-    declared = [
-        {"file": "inventories/group_vars/prod.yml", "scope": "prod", "keys": ["environment_name", "instance_typ"]}
-    ]
+    keys = ["environment_name", "instance_typ", "vault_notification_webhook_url", "ansible_connection"]
+    declared = [{"file": "inventories/group_vars/prod.yml", "scope": "prod", "keys": keys}]
     errors = envs.check_declared(declared, SPEC)
     assert errors == [
         "environment 'prod' (inventories/group_vars/prod.yml): unknown setting 'instance_typ'; "
@@ -198,3 +197,37 @@ def test_a_health_check_through_the_load_balancer_is_refused_with_https(inventor
     inventory["dev"]["ssl_enabled"] = True
     errors, _facts = run(inventory, requested=("dev",))
     assert any("'health_check_via' is 'load_balancer' with ssl_enabled" in e for e in errors), errors
+
+
+SECRET = "https://hooks.example.com/services/T000/B000/s3cr3t-marker"
+
+
+def test_secret_settings_come_apart_and_are_checked_without_showing_them(inventory) -> None:
+    assert envs.secret_names(SPEC) == ["notification_webhook_url"]
+    for values in inventory.values():
+        values.pop("notification_webhook_url", None)  # what the validate role gives hosts_vars: no secret
+    plain_http = "http://" + SECRET.removeprefix("https://")
+    secrets = {"dev": {"notification_webhook_url": SECRET}, "prod": {"notification_webhook_url": plain_http}}
+    errors, _facts = envs.validate(
+        ["dev", "prod"], inventory, SPEC, SHARED["environment_policies"], secret_settings=secrets
+    )
+    assert errors == [
+        "environment 'prod': setting 'notification_webhook_url' is <not shown, it may be secret>; "
+        "allowed: an https:// URL, or empty for no notifications"
+    ]
+    secrets["prod"]["notification_webhook_url"] = 42
+    errors, _facts = envs.validate(["prod"], inventory, SPEC, [], secret_settings=secrets)
+    assert errors == [
+        "environment 'prod': setting 'notification_webhook_url' is <not shown, it may be secret> (int); allowed: a str"
+    ]
+
+
+def test_no_message_shows_a_value_that_may_be_secret(inventory) -> None:
+    inventory["prod"]["database"]["password"] = SECRET  # an unknown key named like a secret
+    policies = [{"environments": ["prod"], "setting": "notification_webhook_url", "equals": ""}]
+    errors, _facts = envs.validate(
+        ["prod"], inventory, SPEC, policies, secret_settings={"prod": {"notification_webhook_url": SECRET}}
+    )
+    assert len(errors) == 2 and "unknown setting 'database.password'" in errors[0]
+    assert "'notification_webhook_url' is <not shown" in errors[1]
+    assert not any("s3cr3t" in error for error in errors), errors
