@@ -534,7 +534,10 @@ def resources_of(call: Call, action: str | None = None) -> list[str]:
         if kind in kinds:
             kept.append(arn)
             families.add(kind.split("/", 1)[0])
-    if name.startswith(CREATING) or prefix == "ec2":
+    # What a creating call makes has no name in the request yet: its kind with `*`. An action that lists several
+    # required kinds names alternatives outside EC2 (rds:CreateDBInstanceReadReplica: an instance's, or an Aurora
+    # cluster's), so a call that named a resource of one of them is not also checked on the others.
+    if prefix == "ec2" or (name.startswith(CREATING) and not kept):
         for kind, required in kinds.items():
             if required and kind.split("/", 1)[0] not in families:
                 kept.append(call.arn(prefix, kind))

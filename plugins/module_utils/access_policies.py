@@ -10,8 +10,8 @@ types and access level from AWS's Service Authorization Reference. The resources
 (resource_names in group_vars/all): an action is allowed on the ARNs of the scope's environments only. Where AWS
 names resources by generated ids (EC2, ACM certificates, Backup plans, Application Auto Scaling targets) the statement
 allows "*" but only while the resource's and the request's Environment tag, when there is one, is one of the scope's
-environments; where AWS allows only "*" (most Describe and List actions, ecs:RegisterTaskDefinition, ...), so does the
-policy, and docs/security.md lists those actions.
+environments; where AWS allows only "*" (ecs:DeregisterTaskDefinition, route53:CreateHostedZone, ...), and for reads of
+metadata (Describe*, List*), so does the policy, and docs/security.md lists those actions.
 """
 
 from __future__ import annotations
@@ -114,12 +114,14 @@ def _arns(service, resource_type, n, account, region, partition):
     return table.get((service, resource_type))
 
 
-def _environment_arns(action, types, names, account, region, partition):
+def _environment_arns(action, types, names, account, region, partition, read=False):
     """The ARNs of one environment's resources an action may act on. An action the reference lists with several
     resource types acts on one of them per call (elasticloadbalancing:CreateRule: an application or a network
     load balancer's listener): the ones Stageflow has are mapped, and at least one must be."""
     service = action.split(":", 1)[0]
     arns = [arn for t in types for arn in (_arns(service, t, names, account, region, partition) or [])]
+    if not arns and read:
+        return ["*"]  # a read of a kind of resource Stageflow does not name (service quotas, AWS's public parameters)
     if not arns:
         raise AccessError(
             f"{action}: no ARN pattern for the {service} resource types {', '.join(types)}; add one to "
@@ -135,9 +137,18 @@ def _scope_condition(environments):
     }
 
 
-def _kind(service, resource_types):
-    """'tag' when the action's resources are scoped by the Environment tag, '*' when AWS allows only *, else 'arn'."""
-    if not resource_types:
+# What a scope never reads of the environments it only reads (a promotion's source, the images' repositories): their
+# secrets, parameters and stored objects.
+DATA_OF_OTHERS = ("secretsmanager:", "ssm:GetParameter", "s3:GetObject", "kms:")
+# Reads of metadata, which the playbooks make without naming a resource (DescribeRepositories with no names, AWS
+# evaluates on *): allowed on *. Reads of data (secrets, objects, items, parameters: Get*, Query, Scan) stay scoped.
+METADATA_READS = ("Describe", "List")
+
+
+def _kind(service, resource_types, action="", access=""):
+    """'tag' when the action's resources are scoped by the Environment tag, '*' when AWS allows only * (or it is a
+    read of metadata), else 'arn'."""
+    if not resource_types or (access in READ_LEVELS and action.split(":", 1)[-1].startswith(METADATA_READS)):
         return "*"
     if service in TAG_SCOPED or any(f"{service}:{t}" in TAG_SCOPED for t in resource_types):
         return "tag"
@@ -178,17 +189,19 @@ def deployer_policy(scope, envs, catalogue, account, region, boundary_arn, parti
             continue
         service = action.split(":", 1)[0]
         types = info.get("resources") or []
-        kind = _kind(service, types)
-        if service == "iam" and action != "iam:PassRole":
-            kind = "iam"
+        kind = _kind(service, types, action, info.get("access"))
+        if service == "iam":
+            kind = "iam"  # _iam_statements: roles only with the boundary, passed only to the workload
         if kind == "*":
             star.add(action)
         elif kind == "tag":
             tagged.add(action)
         elif kind == "arn":
             for names in own:
-                scoped[action] += _environment_arns(action, types, names, account, region, partition)
-            if info.get("access") in READ_LEVELS:
+                scoped[action] += _environment_arns(
+                    action, types, names, account, region, partition, info.get("access") in READ_LEVELS
+                )
+            if info.get("access") in READ_LEVELS and not action.startswith(DATA_OF_OTHERS):
                 for names in reads + images:
                     for resource_type in types:
                         scoped[action] += _arns(service, resource_type, names, account, region, partition) or []
@@ -289,6 +302,9 @@ def _iam_statements(scope, own, catalogue, playbooks, account, boundary_arn, par
                 {"StringEquals": {"iam:PassedToService": list(WORKLOAD_SERVICES)}},
             )
         )
+    # A deployer assumes no role: a role it created, trusting it, would otherwise give it whatever that role may do
+    # (in one account a trust policy naming the caller needs no identity policy; an explicit deny stops it).
+    statements.append(_statement("NeverAssumeARole", ["sts:AssumeRole", "sts:TagSession"], "*", effect="Deny"))
     statements.append(
         _statement(
             "NeverRemoveOrChangeTheBoundary",
@@ -315,14 +331,16 @@ def readonly_policy(scope, envs, catalogue, account, region, partition="aws"):
             continue
         service = action.split(":", 1)[0]
         types = info.get("resources") or []
-        kind = _kind(service, types)
+        kind = _kind(service, types, action, info.get("access"))
         if kind == "*":
             star.add(action)
         elif kind == "tag":
             tagged.add(action)
         else:
             for names in own:
-                scoped[action] += _environment_arns(action, types, names, account, region, partition)
+                scoped[action] += _environment_arns(
+                    action, types, names, account, region, partition, info.get("access") in READ_LEVELS
+                )
     statements = []
     if star:
         statements.append(_statement("ActionsAwsAllowsOnlyOnAnyResource", star, "*"))

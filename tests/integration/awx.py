@@ -17,7 +17,19 @@ from tests.conftest import ROOT, Cloud
 from tests.integration.releases import must
 
 KEYS = {"access_key_id": "testing", "secret_access_key": "testing"}  # what the vault would hold
+USER = "release-manager"  # who launches the jobs, as AWX tells every job (awx_user_name)
 EDGES = ("success", "failure", "always")
+
+
+def awx_keys(cloud: Cloud) -> dict[str, dict[str, str]]:
+    """Access keys of the IAM users playbooks/access.yml made for AWX's credentials (stageflow-<scope>-awx), as an
+    administrator creates them for AWX's vault: the jobs then run under each scope's policies only."""
+    iam = cloud.client("iam")
+    keys = {}
+    for scope in ("nonprod", "prod"):
+        key = iam.create_access_key(UserName=f"stageflow-{scope}-awx")["AccessKey"]
+        keys[scope] = {"access_key_id": key["AccessKeyId"], "secret_access_key": key["SecretAccessKey"]}
+    return keys
 
 
 def render_plan(cloud: Cloud, path: Path) -> dict[str, Any]:
@@ -43,12 +55,22 @@ class SurveyRefused(Exception):
 class Controller:
     """Launches job templates of the plan under ansible-runner, as AWX does: survey, extra vars, credentials."""
 
-    def __init__(self, plan: dict[str, Any], cloud: Cloud, workdir: Path, base_vars: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        plan: dict[str, Any],
+        cloud: Cloud,
+        workdir: Path,
+        base_vars: dict[str, Any],
+        keys: dict[str, dict[str, str]] | None = None,
+    ) -> None:
+        """`keys`: each credential's access keys by its `secrets` name (nonprod, prod), as AWX's vault holds them;
+        the local cloud's root key for any credential not named."""
         self.plan, self.cloud, self.workdir, self.base_vars = plan, cloud, workdir, base_vars
+        self.keys = keys or {}
         self.jobs: list[tuple[str, dict[str, Any], int]] = []
         self.lock = threading.Lock()
 
-    def job_vars(self, name: str, answers: dict[str, Any], enforce_survey: bool) -> tuple[dict, dict]:
+    def job_vars(self, name: str, answers: dict[str, Any], enforce_survey: bool, number: int = 0) -> tuple[dict, dict]:
         tpl = template(self.plan, name)
         survey = {q["variable"]: q for q in tpl.get("survey", [])}
         if enforce_survey:
@@ -58,7 +80,10 @@ class Controller:
                     raise SurveyRefused(f"{name} does not prompt for {variable}")
                 if question["type"] == "multiplechoice" and value not in question["choices"]:
                     raise SurveyRefused(f"{variable}: {value!r} is not one of {question['choices']}")
-        extra = {**self.base_vars, **(tpl.get("extra_vars") or {})}
+        # The job's own variables, as AWX gives every job (and again with the older tower_ prefix).
+        job = {"job_id": number, "user_name": USER, "job_template_name": name, "job_launch_type": "manual"}
+        extra = {**{f"{prefix}_{k}": v for k, v in job.items() for prefix in ("awx", "tower")}, **self.base_vars}
+        extra.update(tpl.get("extra_vars") or {})
         extra.update({v: q["default"] for v, q in survey.items() if q["default"] != ""})
         extra.update(answers)
         # The execution environment: ansible-playbook on the PATH, AWS's endpoint and region (the local cloud's).
@@ -67,16 +92,17 @@ class Controller:
         if "credential" in tpl:
             credential = next(c for c in self.plan["credentials"] if c["name"] == tpl["credential"])
             ctype = next(t for t in self.plan["credential_types"] if t["name"] == credential["credential_type"])
-            inputs = {**credential["inputs"], **KEYS}
+            inputs = {**credential["inputs"], **self.keys.get(credential.get("secrets", ""), KEYS)}
+            env.pop("AWS_SESSION_TOKEN", None)  # the credential's keys are an IAM user's, with no session
             render = jinja2.Environment(undefined=jinja2.StrictUndefined)
             env.update({k: render.from_string(v).render(inputs) for k, v in ctype["injectors"]["env"].items()})
             extra.update({k: render.from_string(v).render(inputs) for k, v in ctype["injectors"]["extra_vars"].items()})
         return extra, env
 
     def launch(self, name: str, answers: dict[str, Any] | None = None, enforce_survey: bool = True) -> Any:
-        extra, env = self.job_vars(name, dict(answers or {}), enforce_survey)
-        with self.lock:
+        with self.lock:  # a launch the survey refuses is no job: it takes no number
             number = len(self.jobs) + 1
+            extra, env = self.job_vars(name, dict(answers or {}), enforce_survey, number)
             self.jobs.append((name, answers or {}, -1))
         private = self.workdir / f"job-{number}"
         private.mkdir()

@@ -64,11 +64,26 @@ def denied(call, code: str = "AccessDenied") -> str:
 
 
 @pytest.fixture(scope="module")
-def access(envs: Cloud) -> Iterator[dict[str, Identity]]:
+def access(envs: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Identity]]:
+    out = tmp_path_factory.mktemp("policies")
     principals = json.dumps({"access_trusted_principals": {s: [ROOT_ARN] for s in ("nonprod", "prod", "readonly")}})
+    # The plan first: --check writes the policies for review and changes nothing in the account.
+    envs.control.reset_recording()
+    plan = must(envs.playbook("playbooks/access.yml", "--check", "-e", principals, "-e", f"access_policy_dir={out}"))
+    assert envs.control.mutating_calls() == [], envs.control.mutating_calls()
+    assert "stageflow-prod-1" in plan.stdout and (out / "stageflow-prod-1.json").exists()
+    assert json.loads((out / "stageflow-prod-trust.json").read_text())["Statement"][1]["Principal"] == {
+        "AWS": [ROOT_ARN]
+    }
     must(envs.playbook("playbooks/access.yml", "-e", principals))
     again = must(envs.playbook("playbooks/access.yml", "-e", principals))
     assert "changed=0" in again.stdout, again.stdout[-3000:]
+    role = envs.client("iam").get_role(RoleName="stageflow-prod")["Role"]
+    attached = envs.client("iam").list_attached_role_policies(RoleName="stageflow-prod")["AttachedPolicies"]
+    assert {p["PolicyName"] for p in attached} == {p.stem for p in out.glob("stageflow-prod-[0-9].json")}
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]["StringLike"] == {
+        "token.actions.githubusercontent.com:sub": ["repo:stageflow/movie-app:environment:production"]
+    }
     yield {scope: Identity(envs, scope) for scope in ("nonprod", "prod", "readonly")}
 
 
@@ -224,3 +239,12 @@ def test_github_actions_assume_a_role_only_from_the_repository_and_its_environme
                 RoleArn=role, RoleSessionName="ci", WebIdentityToken=token(sub)
             )
         )
+
+
+def test_a_scope_naming_an_environment_the_inventory_lacks_is_refused_before_any_change(envs: Cloud) -> None:
+    scopes = [{"name": "qa", "kind": "deployer", "environments": ["qa"], "playbooks": ["deploy"]}]
+    envs.control.reset_recording()
+    run = envs.playbook("playbooks/access.yml", "-e", json.dumps({"access_scopes": scopes}))
+    assert run.returncode != 0
+    assert "access scope qa: 'qa' is not an environment of the inventory" in " ".join(run.stdout.split())
+    assert envs.control.mutating_calls() == []

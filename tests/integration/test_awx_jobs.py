@@ -8,15 +8,30 @@ success and failure edges, with the approval answered by the test.
 from __future__ import annotations
 
 import threading
+import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import Cloud, real_aws
-from tests.integration.awx import Controller, render_plan
-from tests.integration.releases import ENVIRONMENTS, build, live, lock_of, records, release_vars, served, wait_until
+from tests.integration.awx import USER, Controller, awx_keys, render_plan
+from tests.integration.releases import (
+    ENVIRONMENTS,
+    build,
+    live,
+    lock_of,
+    must,
+    records,
+    release_vars,
+    served,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
+# A secret every job gets, as an AWX credential would inject the notification webhook URL (issue 14): no job artifact
+# - the events AWX keeps and shows, with each task's arguments and result - may hold it.
+WEBHOOK = f"https://hooks.example.com/services/awx-marker-{uuid.uuid4().hex}"
 
 
 @pytest.fixture(scope="module")
@@ -26,11 +41,20 @@ def plan(tmp_path_factory: pytest.TempPathFactory, cloud_session: Cloud) -> dict
 
 @pytest.fixture(scope="module")
 def awx_envs(plan: dict[str, Any], cloud_session: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Controller:
-    """dev, staging and prod provisioned by their three provision templates, launched at once."""
+    """dev, staging and prod provisioned by their three provision templates, launched at once. Each job runs under its
+    credential's identity: the access keys of the IAM user playbooks/access.yml made for it (stageflow-nonprod-awx,
+    stageflow-prod-awx), which hold only their scope's policies; the local cloud checks every call against them."""
     if real_aws():
         pytest.skip("the job launches build fake images and inject faults: local cloud only")
     cloud = cloud_session.reset()
-    controller = Controller(plan, cloud, tmp_path_factory.mktemp("jobs"), release_vars(cloud))
+    must(cloud.playbook("playbooks/access.yml"))  # as the account's administrator (the local cloud's root key)
+    controller = Controller(
+        plan,
+        cloud,
+        tmp_path_factory.mktemp("jobs"),
+        {**release_vars(cloud), "notification_webhook_url": WEBHOOK},
+        keys=awx_keys(cloud),
+    )
     runs = {}
     threads = [
         threading.Thread(target=lambda n=name: runs.__setitem__(n, controller.launch(n)))
@@ -68,7 +92,12 @@ def test_release_to_production_walks_smoke_check_and_approval_before_prod(awx_en
     ]
     assert seen["staging"]["digests"] == v1 and seen["prod"] == []
     assert live(awx_envs.cloud, "prod")["digests"] == v1
-    assert records(awx_envs.cloud, "prod")[0]["outcome"] == "succeeded"
+    record = records(awx_envs.cloud, "prod")[0]
+    assert record["outcome"] == "succeeded"
+    # Who did it: the AWX user and the job, and the AWS identity of the job's credential.
+    job = max(number for number, launched in enumerate(awx_envs.jobs, 1) if launched[0] == "Stageflow promote to prod")
+    assert record["who"] == f"awx:{USER} (job {job})"
+    assert record["aws_identity"] == "arn:aws:iam::123456789012:user/stageflow-prod-awx"
 
 
 def test_a_denied_approval_leaves_prod_untouched(awx_envs: Controller) -> None:
@@ -139,3 +168,15 @@ def test_abort_and_resume_templates(awx_envs: Controller) -> None:
 def test_every_job_template_was_launched(awx_envs: Controller, plan: dict[str, Any]) -> None:
     launched = {job[0] for job in awx_envs.jobs if job[2] == 0}
     assert launched == {t["name"] for t in plan["job_templates"]}
+
+
+def test_no_job_artifact_holds_the_secret_the_jobs_were_given(awx_envs: Controller) -> None:
+    artifacts = sorted(awx_envs.workdir.glob("job-*/artifacts/**/*"))
+    assert len(artifacts) > 100, "no job artifacts to look into"
+    assert len(list(awx_envs.workdir.glob("job-*/env/extravars"))) == len(awx_envs.jobs)  # every job had the secret
+    leaked = [str(path.relative_to(awx_envs.workdir)) for path in artifacts if path.is_file() and held(path)]
+    assert leaked == []
+
+
+def held(path: Path) -> bool:
+    return WEBHOOK.encode() in path.read_bytes()

@@ -194,3 +194,40 @@ def test_the_trust_policy_pins_the_repository_and_the_github_environments() -> N
     }
     with pytest.raises(AnsibleFilterError, match="owner>/<repository"):
         access.access_trust_policy(SCOPES[1], ACCOUNT, "token.actions.githubusercontent.com", "org/*")
+
+
+# The writes AWS's Service Authorization Reference defines on no resource, or on resources named by generated ids
+# with no condition key (Route 53's zones: docs/security.md, known gap). Any other write on "*" must have a condition.
+WRITES_ONLY_ON_ANY = {
+    "acm:RequestCertificate",
+    "ecs:DeregisterTaskDefinition",
+    "route53:ChangeResourceRecordSets",
+    "route53:ChangeTagsForResource",
+    "route53:CreateHostedZone",
+    "route53:DeleteHostedZone",
+}
+
+
+def test_no_write_is_allowed_on_any_resource_without_a_condition_unless_aws_allows_no_other() -> None:
+    levels = {a: i["access"] for a, i in CATALOGUE.items()}
+    for scope in ("nonprod", "prod", "readonly"):
+        for statement in statements(built(), scope):
+            if statement["Effect"] != "Allow" or statement["Resource"] != "*" or "Condition" in statement:
+                continue
+            writes = {a for a in statement["Action"] if levels.get(a) not in ("Read", "List")}
+            assert writes <= WRITES_ONLY_ON_ANY, (scope, statement["Sid"], writes - WRITES_ONLY_ON_ANY)
+
+
+def test_every_pass_role_names_the_services_it_may_pass_to_and_deployers_assume_no_role() -> None:
+    for scope in ("nonprod", "prod"):
+        passing = [s for s in statements(built(), scope) if s["Effect"] == "Allow" and "iam:PassRole" in s["Action"]]
+        assert passing and all(s["Condition"]["StringEquals"]["iam:PassedToService"] for s in passing)
+        denies = [s for s in statements(built(), scope) if s["Effect"] == "Deny" and "sts:AssumeRole" in s["Action"]]
+        assert denies and denies[0]["Resource"] == "*"
+
+
+def test_the_prod_deployer_reads_no_secret_or_parameter_of_the_environments_it_only_reads() -> None:
+    for action in ("secretsmanager:GetSecretValue", "ssm:GetParameter", "ssm:GetParameters"):
+        arns = resources_of(built(), "prod", action)
+        assert arns or action != "secretsmanager:GetSecretValue"  # provisioning reads its own database secret
+        assert all("/prod/" in arn or ":prod/" in arn for arn in arns), (action, arns)
