@@ -49,6 +49,13 @@ HEADER = """\
 """
 
 
+class Indented(yaml.SafeDumper):
+    """Lists indented under their key, as yamllint wants them."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        return super().increase_indent(flow, False)
+
+
 def sar(action: str) -> tuple[list[str], str]:
     """The resource types an IAM action acts on and its access level."""
     prefix, name = action.split(":", 1)
@@ -199,7 +206,7 @@ def main() -> int:
     recorded = {} if args.merge_only else record()
     catalogue = merged(recorded)
     CATALOGUE.parent.mkdir(parents=True, exist_ok=True)
-    body = yaml.safe_dump({"access_catalogue": catalogue}, sort_keys=True, default_flow_style=None, width=118)
+    body = yaml.dump({"access_catalogue": catalogue}, Dumper=Indented, sort_keys=True, default_flow_style=False)
     CATALOGUE.write_text(HEADER + body)
     playbooks = sorted({p for info in catalogue.values() for p in info["playbooks"]})
     print(f"{len(catalogue)} actions from {len(playbooks)} playbooks written to {CATALOGUE.relative_to(ROOT)}")
