@@ -289,7 +289,12 @@ def _parameter_arn(call: Call, name: str) -> str:
     if name.startswith("arn:"):
         return name
     name = re.sub(r":\d+$|:[A-Za-z0-9_.-]+$", "", name) if ":" in name else name  # a name:version selector
-    return call.arn("ssm", "parameter", ParameterNameWithoutLeadingSlash=name.lstrip("/"))
+    arn = call.arn("ssm", "parameter", ParameterNameWithoutLeadingSlash=name.lstrip("/"))
+    if name.startswith("/aws/service/"):
+        # AWS's public parameters (the ECS-optimized AMI ...) belong to no account: arn:aws:ssm:<region>::parameter/...
+        prefix, rest = arn.split(":parameter/", 1)
+        arn = prefix.rsplit(":", 1)[0] + "::parameter/" + rest
+    return arn
 
 
 def _ssm(call: Call) -> Iterator[str]:

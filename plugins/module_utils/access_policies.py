@@ -98,7 +98,11 @@ def _arns(service, resource_type, n, account, region, partition):
         ("s3", "bucket"): [f"arn:{partition}:s3:::{n['reports_bucket']}"],
         ("s3", "object"): [f"arn:{partition}:s3:::{n['reports_bucket']}/*"],
         ("secretsmanager", "Secret"): [f"{base}secret:{n['secret_prefix']}*"],
-        ("ssm", "parameter"): [f"{base}parameter/{parameter}/*"],
+        # The environment's own parameters, and AWS's public ones (the ECS-optimized AMI), which name no account.
+        ("ssm", "parameter"): [
+            f"{base}parameter/{parameter}/*",
+            f"arn:{partition}:ssm:{region}::parameter/aws/service/*",
+        ],
         ("cloudwatch", "alarm"): [f"{base}alarm:{n['alarm_prefix']}-*"],
         ("cloudwatch", "dashboard"): [f"{global_base}dashboard/{n['dashboard']}"],
         ("logs", "log-group"): [f"{base}log-group:{n['log_group']}", f"{base}log-group:{n['log_group']}:*"],
