@@ -104,7 +104,11 @@ def _arns(service, resource_type, n, account, region, partition):
             f"arn:{partition}:ssm:{region}::parameter/aws/service/*",
         ],
         ("cloudwatch", "alarm"): [f"{base}alarm:{n['alarm_prefix']}-*"],
-        ("cloudwatch", "dashboard"): [f"{global_base}dashboard/{n['dashboard']}"],
+        # Its own dashboard, and the one of all environments that every provisioning updates (monitoring role).
+        ("cloudwatch", "dashboard"): [
+            f"{global_base}dashboard/{n['dashboard']}",
+            f"{global_base}dashboard/{n['app_name']}-environments",
+        ],
         ("logs", "log-group"): [f"{base}log-group:{n['log_group']}", f"{base}log-group:{n['log_group']}:*"],
         ("logs", "log-stream"): [f"{base}log-group:{n['log_group']}:log-stream:*"],
         ("iam", "role"): [f"{global_base}role/{n['cluster']}-*"],
