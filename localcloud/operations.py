@@ -22,10 +22,10 @@ from __future__ import annotations
 import functools
 import json
 import re
-import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote
+from xml.etree import ElementTree
 
 import botocore.exceptions
 import botocore.session

@@ -73,7 +73,8 @@ SCOPES = [
 ]
 
 
-def built(scopes=SCOPES) -> dict:
+def built(scopes=None) -> dict:
+    scopes = SCOPES if scopes is None else scopes
     return access.access_policies(
         ENVIRONMENTS, scopes, CATALOGUE, ACCOUNT, REGION, "aws", "stageflow-workload-boundary", "stageflow-"
     )
