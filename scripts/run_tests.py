@@ -390,13 +390,17 @@ def side_by_side(jobs: list[tuple[str, Callable[[], Result]]]) -> list[Result]:
     return results
 
 
-def slowest_tests(count: int = 12) -> list[str]:
-    """The slowest test cases of this run's pytest reports (tests/output/*.xml)."""
-    cases = []
+def slowest_tests(count: int = 12) -> tuple[list[str], list[str]]:
+    """The test cases of this run's pytest reports (tests/output/*.xml) that took longest, and those that used most
+    CPU (tests/conftest.py records it): side by side on two cores, a test's CPU is what it costs the others."""
+    cases, cpu = [], []
     for junit in OUTPUT.glob("*.xml"):
         for case in ET.parse(junit).getroot().iter("testcase"):
-            cases.append((float(case.get("time", 0)), f"{case.get('classname')}::{case.get('name')}"))
-    return [f"{seconds:7.1f}s  {name}" for seconds, name in sorted(cases, reverse=True)[:count]]
+            name = f"{case.get('classname')}::{case.get('name')}"
+            cases.append((float(case.get("time", 0)), name))
+            cpu += [(float(p.get("value")), name) for p in case.iter("property") if p.get("name") == "cpu_seconds"]
+    listed = [f"{seconds:7.1f}s  {name}" for seconds, name in sorted(cases, reverse=True)[:count]]
+    return listed, [f"{seconds:7.1f}s  {name}" for seconds, name in sorted(cpu, reverse=True)[:count]]
 
 
 def main(argv: list[str]) -> int:
@@ -417,9 +421,11 @@ def main(argv: list[str]) -> int:
         print(f"{'PASS' if r.ok else 'FAIL'}  {r.name:<12} {r.seconds:7.1f}s  {counts}")
         for note in r.notes:
             print(f"      {note}")
-    slow = slowest_tests()
+    slow, costly = slowest_tests()
     if slow:
         print("slowest tests:\n  " + "\n  ".join(slow))
+    if costly:
+        print("tests using most CPU (their playbooks and modules):\n  " + "\n  ".join(costly))
     print(f"total {total:.1f}s ({total / 60:.1f} min)")
     over = not argv and total > BUDGET_MINUTES * 60
     if over:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -165,3 +166,26 @@ def requires_localcloud(cloud_session: Cloud) -> None:
     """For tests of the local cloud itself: they have nothing to test on real AWS."""
     if cloud_session.control is None:
         pytest.skip("this test exercises the local cloud itself")
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and the ones it waited for (the playbooks and modules a test ran)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.stash[_CPU_AT_START] = _cpu_seconds()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """Each test's CPU seconds (its fixtures' setup included) as the property cpu_seconds of its JUnit report:
+    on two cores the suite is bound by CPU, not by waiting, and scripts/run_tests.py lists the tests that use most."""
+    if call.when == "teardown" and _CPU_AT_START in item.stash:
+        item.user_properties.append(("cpu_seconds", round(_cpu_seconds() - item.stash[_CPU_AT_START], 1)))
+    yield
+
+
+_CPU_AT_START = pytest.StashKey[float]()
