@@ -196,17 +196,6 @@ def test_another_providers_url_is_a_different_provider(iam, capsys) -> None:
     assert len(iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]) == 2
 
 
-@pytest.mark.xfail(
-    raises=NotImplementedError,
-    strict=True,
-    reason="moto 5.2 lacks AddClientIDToOpenIDConnectProvider; drop this mark when it has it",
-)
-def test_client_ids_are_reconciled_in_moto(iam, capsys) -> None:
-    existing(iam)
-    run(capsys, url=GITHUB, client_ids=["sts.amazonaws.com", "https://github.com/example"])
-    assert read_back(iam)["client_ids"] == ["https://github.com/example", "sts.amazonaws.com"]
-
-
 # -- client ids, against IAM's model (moto lacks the calls) ----------------------------------------------------------
 
 
