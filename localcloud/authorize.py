@@ -14,13 +14,21 @@ type are authorized on `*`. The request context carries the caller's keys (aws:P
 aws:userid, aws:PrincipalAccount, aws:PrincipalType, aws:PrincipalTag/*), the request's tags (aws:RequestTag/*,
 aws:TagKeys), each existing resource's tags (aws:ResourceTag/* and the service's own <service>:ResourceTag/*), and
 iam:PermissionsBoundary, iam:PolicyARN, iam:PassedToService, ecs:cluster, s3:prefix, ec2:CreateAction (and ECS's and
-ELB's). Besides the call's own action, AWS authorizes:
+ELB's), and Route 53's ChangeResourceRecordSets keys from its change batch (route53:ChangeResourceRecordSetsActions,
+...RecordTypes and ...NormalizedRecordNames: each name in lower case, with no trailing dot, and every character other
+than a-z, 0-9, -, _ and the dots between labels as its \\ooo octal escape, as Route 53 normalizes them: `*.example.com`
+is `\\052.example.com`). Besides the call's own action, AWS authorizes:
 
 - iam:PassRole on each role a call hands to a service (PASSED_ROLES), with iam:PassedToService;
 - s3:GetObject on the source of CopyObject and UploadPartCopy;
 - the tagging action on the new resource when EC2, ECS or Elastic Load Balancing create a resource with tags
-  (ec2:CreateTags, ecs:TagResource, elasticloadbalancing:AddTags, with <service>:CreateAction);
+  (ec2:CreateTags, ecs:TagResource, elasticloadbalancing:AddTags, with <service>:CreateAction), and when IAM, RDS,
+  Secrets Manager, CloudWatch Logs or Application Auto Scaling do (TAGGED_CREATES: iam:TagRole ...);
+- ec2:RunInstances (and ec2:CreateTags) when an Auto Scaling group is created or updated with a launch template;
 - for DynamoDB's TransactWriteItems and TransactGetItems, each item's own action on its table.
+
+A change acting on an existing resource whose ARN the local cloud cannot tell (resources.py: Call.unresolved) is
+refused and kept (GET /_localcloud/unresolved), never judged on `*`.
 
 sts:AssumeRole also needs the role's trust policy to name the caller (or its account, which then also needs an
 identity policy allowing it); sts:AssumeRoleWithWebIdentity (unsigned) needs the trust policy to name an OpenID Connect
@@ -33,7 +41,8 @@ https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-ke
 https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html,
 https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html,
 https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRoleWithWebIdentity.html,
-https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_providers_oidc.html
+https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_providers_oidc.html,
+https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/specifying-rrset-conditions.html
 """
 
 from __future__ import annotations
@@ -69,6 +78,7 @@ from .resources import (
     name_of,
     reference,
     resource,
+    resource_type,
     resources_of,
     tag_dict,
     values,
@@ -108,6 +118,30 @@ TAG_ON_CREATE = {
     "elasticloadbalancing": ("elasticloadbalancing:AddTags", "elasticloadbalancing:createaction"),
 }
 _TAGGING_ACTIONS = {"ec2:CreateTags", "ecs:TagResource", "elasticloadbalancing:AddTags"}
+# Other services' creates that, given tags, AWS also authorizes as the service's tagging action on the new resource
+# (with no CreateAction key): creating call -> (the type it creates, the parameter naming it when the call names
+# resources of that type it does not create, the tagging actions: one of them must be allowed). IAM's (a role created
+# with tags needs iam:TagRole, as AWS answers CreateRole without it: "is not authorized to perform: iam:TagRole"), RDS's
+# (the reference's dependent action rds:AddTagsToResource), Secrets Manager's (CreateSecret's API reference: "If you
+# include tags in the secret, you also need secretsmanager:TagResource"), CloudWatch Logs' (CreateLogGroup's: "you must
+# have either the logs:TagResource or logs:TagLogGroup permission") and Application Auto Scaling's (the reference's
+# dependent action application-autoscaling:TagResource). The reference lists no such dependent action, and their API
+# references say nothing of it, for SSM's PutParameter, Backup's CreateBackupVault and CreateBackupPlan, and ACM's
+# RequestCertificate: those authorize their tags as aws:RequestTag of the create alone.
+TAGGED_CREATES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "iam:CreateRole": ("role", "", ("iam:TagRole",)),
+    "iam:CreateUser": ("user", "", ("iam:TagUser",)),
+    "iam:CreatePolicy": ("policy", "", ("iam:TagPolicy",)),
+    "iam:CreateInstanceProfile": ("instance-profile", "", ("iam:TagInstanceProfile",)),
+    "iam:CreateOpenIDConnectProvider": ("oidc-provider", "", ("iam:TagOpenIDConnectProvider",)),
+    "rds:CreateDBInstance": ("db", "DBInstanceIdentifier", ("rds:AddTagsToResource",)),
+    "rds:CreateDBInstanceReadReplica": ("db", "DBInstanceIdentifier", ("rds:AddTagsToResource",)),
+    "rds:CreateDBSubnetGroup": ("subgrp", "DBSubnetGroupName", ("rds:AddTagsToResource",)),
+    "rds:CreateDBSnapshot": ("snapshot", "DBSnapshotIdentifier", ("rds:AddTagsToResource",)),
+    "secretsmanager:CreateSecret": ("Secret", "", ("secretsmanager:TagResource",)),
+    "logs:CreateLogGroup": ("log-group", "", ("logs:TagResource", "logs:TagLogGroup")),
+    "application-autoscaling:RegisterScalableTarget": ("ScalableTarget", "", ("application-autoscaling:TagResource",)),
+}
 # DynamoDB has no action for its transactions: each item is authorized as its own action.
 _TRANSACTION_ITEMS = {
     "Put": "dynamodb:PutItem",
@@ -126,6 +160,7 @@ class Request:
     action: str
     resources: tuple[Resource, ...]
     context: dict[str, list[str]] = field(default_factory=dict)
+    alternatives: tuple[str, ...] = ()  # other actions any one of which allows it as well (logs:TagLogGroup)
 
 
 _TAG_PARAMETERS = ("Tags", "tags", "Tagging", "AddTags", "BackupVaultTags", "BackupPlanTags", "RecoveryPointTags")
@@ -183,7 +218,57 @@ def _request_context(call: Call) -> dict[str, list[str]]:
         context["ecs:cluster"] = [arn]
     if operation.prefix == "s3" and params.get("Prefix") is not None:
         context["s3:prefix"] = [params["Prefix"]]
+    if operation.iam_action == "route53:ChangeResourceRecordSets":
+        context.update(_record_set_context(params))
     return context
+
+
+_RECORD_NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def normalized_record_name(name: str) -> str:
+    """A record name as Route 53 normalizes it for route53:ChangeResourceRecordSetsNormalizedRecordNames: lower case,
+    no trailing dot, and every character other than a-z, 0-9, -, _ and the dots between labels as a \\ooo octal
+    escape (`*` is `\\052`). A request may escape any character itself (\\ooo, or \\ before it): read as that
+    character, a dot so escaped being part of its label."""
+    characters: list[tuple[str, bool]] = []  # (character, escaped)
+    position = 0
+    while position < len(name):
+        if name[position] == "\\" and re.fullmatch(r"[0-7]{3}", name[position + 1 : position + 4]):
+            characters.append((chr(int(name[position + 1 : position + 4], 8)), True))
+            position += 4
+        elif name[position] == "\\" and position + 1 < len(name):
+            characters.append((name[position + 1], True))
+            position += 2
+        else:
+            characters.append((name[position], False))
+            position += 1
+    if characters and characters[-1] == (".", False):
+        characters.pop()
+    normalized = []
+    for character, escaped in characters:
+        character = character.lower()
+        if character in _RECORD_NAME_CHARACTERS or (character == "." and not escaped):
+            normalized.append(character)
+        else:
+            normalized += [f"\\{byte:03o}" for byte in character.encode("utf-8")]
+    return "".join(normalized)
+
+
+def _record_set_context(params: dict[str, Any]) -> dict[str, list[str]]:
+    """Route 53's condition keys of a ChangeResourceRecordSets request: its changes' actions, record types and
+    normalized record names (multivalued: a policy tests them with ForAllValues or ForAnyValue)."""
+    changes = [c for c in values(params, "ChangeBatch.Changes") if isinstance(c, dict)]
+    record_sets = [c.get("ResourceRecordSet") or {} for c in changes]
+    found = {
+        "route53:changeresourcerecordsetsactions": [str(c.get("Action", "")).upper() for c in changes],
+        "route53:changeresourcerecordsetsrecordtypes": [str(r.get("Type", "")).upper() for r in record_sets],
+        "route53:changeresourcerecordsetsnormalizedrecordnames": [
+            normalized_record_name(str(r.get("Name", ""))) for r in record_sets
+        ],
+    }
+    found = {key: list(dict.fromkeys(v for v in found_values if v)) for key, found_values in found.items()}
+    return {key: found_values for key, found_values in found.items() if found_values}
 
 
 # -- the requests a call makes ---------------------------------------------------------------------------------------
@@ -199,7 +284,8 @@ def _role_arns_of_profile(call: Call, profile: Any) -> list[str]:
     return [role.arn for role in found.roles] if found is not None else []
 
 
-def _launch_template_profile(call: Call, specification: dict[str, Any]) -> Any:
+def _launch_template(call: Call, specification: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """The id of the launch template a specification names, and the data of the version it names."""
     from moto.ec2.models import ec2_backends
 
     backend = call.backend(ec2_backends)
@@ -210,7 +296,87 @@ def _launch_template_profile(call: Call, specification: dict[str, Any]) -> Any:
     if template is None:
         return None
     version = guarded(lambda: template.get_version(specification.get("Version") or "$Default"))
-    return version.data.get("IamInstanceProfile") if version is not None else None
+    return (template.id, version.data or {}) if version is not None else None
+
+
+def _launch_template_profile(call: Call, specification: dict[str, Any]) -> Any:
+    found = _launch_template(call, specification)
+    return found[1].get("IamInstanceProfile") if found is not None else None
+
+
+def _group_templates(call: Call) -> list[dict[str, Any]]:
+    params = call.params
+    return values(params, "LaunchTemplate") + values(
+        params, "MixedInstancesPolicy.LaunchTemplate.LaunchTemplateSpecification"
+    )
+
+
+def _group_subnets(call: Call) -> list[str]:
+    """The subnets an Auto Scaling group launches into: the request's, else the group's own."""
+    from moto.autoscaling.models import autoscaling_backends
+
+    named = values(call.params, "VPCZoneIdentifier")
+    if not named:
+        group = call.backend(autoscaling_backends).autoscaling_groups.get(call.params.get("AutoScalingGroupName", ""))
+        named = [group.vpc_zone_identifier] if group is not None and group.vpc_zone_identifier else []
+    return [subnet.strip() for value in named for subnet in str(value).split(",") if subnet.strip()]
+
+
+def _launches(call: Call) -> list[Request]:
+    """What Amazon EC2 Auto Scaling checks when a group is created or updated with a launch template: that the caller
+    may launch its instances, ec2:RunInstances with the template (on the template, its image, its security groups, the
+    group's subnets, and the instances, volumes and network interfaces a launch makes, the template's tags being the
+    request's), and ec2:CreateTags with ec2:CreateAction RunInstances when the template tags what it launches.
+    Source: https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-api-permissions.html"""
+    if call.operation.iam_action not in LAUNCHING_GROUPS:
+        return []
+    requests = []
+    for specification in _group_templates(call):
+        found = _launch_template(call, specification)
+        if found is None:  # no such template: Auto Scaling refuses the group itself
+            continue
+        template_id, data = found
+        tags: dict[str, str] = {}
+        tagged = []
+        for tag_specification in values(data, "TagSpecifications"):
+            tags.update(tag_dict(tag_specification.get("Tags")))
+            if tag_specification.get("ResourceType") in reference()["ec2"].templates:
+                tagged.append(tag_specification["ResourceType"])
+        context = {f"aws:requesttag/{key}".lower(): [value] for key, value in tags.items()}
+        if tags:
+            context["aws:tagkeys"] = list(tags)
+        arns = [ec2_arn(call, "launch-template", template_id)]
+        arns += [ec2_arn(call, "image", image) for image in values(data, "ImageId")]
+        groups = values(data, "SecurityGroupIds") + values(data, "NetworkInterfaces.Groups")
+        arns += [ec2_arn(call, "security-group", group) for group in groups]
+        subnets = _group_subnets(call) + values(data, "NetworkInterfaces.SubnetId")
+        arns += [ec2_arn(call, "subnet", subnet) for subnet in subnets]
+        arns += [ec2_arn(call, kind, ANY) for kind in ("instance", "volume", "network-interface")]
+        targets = tuple(resource(call, arn) for arn in dict.fromkeys(arns))
+        requests.append(Request("ec2:RunInstances", targets, context))
+        if tags and tagged:
+            made = tuple(Resource(ec2_arn(call, kind, ANY)) for kind in dict.fromkeys(tagged))
+            requests.append(Request("ec2:CreateTags", made, {**context, "ec2:createaction": ["RunInstances"]}))
+    return requests
+
+
+def _tagged_create(call: Call, main: Request) -> Request | None:
+    """The tagging AWS authorizes, besides the create itself, when a create of TAGGED_CREATES is given tags: on the
+    resource it creates (named by `parameter` where the call names others of its type, as a read replica its source)."""
+    entry = TAGGED_CREATES.get(call.operation.iam_action)
+    if entry is None or not request_tags(call.operation)[0]:
+        return None
+    kind, parameter, actions = entry
+    prefix = call.operation.prefix
+    named = [str(v) for v in values(call.params, parameter)] if parameter else []
+    arns = [
+        r.arn
+        for r in main.resources
+        if resource_type(prefix, r.arn) == kind and (not named or any(r.arn.endswith((f":{v}", v)) for v in named))
+    ]
+    context = {k: v for k, v in main.context.items() if k.startswith(("aws:requesttag/", "aws:tagkeys"))}
+    made = tuple(Resource(arn) for arn in arns or [call.arn(prefix, kind)])
+    return Request(actions[0], made, context, actions[1:])
 
 
 def _passed_roles(call: Call) -> list[tuple[str, str]]:
@@ -226,9 +392,7 @@ def _passed_roles(call: Call) -> list[tuple[str, str]]:
         for profile in values(params, PASSED_PROFILES[action]):
             passed += [(arn, "ec2.amazonaws.com") for arn in _role_arns_of_profile(call, profile)]
     if action in LAUNCHING_GROUPS:
-        for specification in values(params, "LaunchTemplate") + values(
-            params, "MixedInstancesPolicy.LaunchTemplate.LaunchTemplateSpecification"
-        ):
+        for specification in _group_templates(call):
             profile = _launch_template_profile(call, specification)
             passed += [(arn, "ec2.amazonaws.com") for arn in _role_arns_of_profile(call, profile)]
     return list(dict.fromkeys(passed))
@@ -289,10 +453,10 @@ def requests_of(call: Call) -> list[Request]:
         bucket, _slash, key = path.partition("/")
         arn = call.arn("s3", "object", BucketName=bucket, ObjectName=key)
         requests.append(Request("s3:GetObject", (Resource(arn),), {}))
-    tagging = _tag_on_create(call, main)
+    tagging = _tag_on_create(call, main) or _tagged_create(call, main)
     if tagging is not None:
         requests.append(tagging)
-    return requests
+    return requests + _launches(call)
 
 
 # -- principals --------------------------------------------------------------------------------------------------------
@@ -564,6 +728,8 @@ class Authorizer:
         # iam:PassRole) included: what scripts/record_actions.py and the test shards read to keep the access role's
         # catalogue true. A reset leaves it: it records, it is not state.
         self.actions: dict[str, set[str]] = {}
+        # The changes refused because a resource they act on could not be resolved to its ARN (_unresolvable).
+        self.unresolved: deque[dict[str, Any]] = deque(maxlen=limit)
 
     def _record(self, verdict: Verdict) -> None:
         self.records.append({"time": time.time(), **verdict.as_dict()})
@@ -620,16 +786,45 @@ class Authorizer:
                 principal.arn, operation.iam_action, [role_arn], "deny", message
             )
         requests = requests_of(call)
+        if call.unresolved:
+            return self._unresolvable(principal, call, requests[0])
         for request in requests:
             for target in request.resources:
                 context = {**principal.context, **request.context, **target.context}
-                why = iam_policy.explain(principal.identity, principal.boundary, request.action, target.arn, context)
+                reasons = [
+                    iam_policy.explain(principal.identity, principal.boundary, action, target.arn, context)
+                    for action in (request.action, *request.alternatives)
+                ]
+                why = None if None in reasons else reasons[0]
                 if why is not None:
                     refusal = denied(operation, principal, request.action, target.arn, why)
                     resources = [r.arn for r in request.resources]
                     return refusal, Verdict(principal.arn, request.action, resources, "deny", refusal.message)
         resources = [r.arn for r in requests[0].resources] if requests else []
         return None, Verdict(principal.arn, operation.iam_action, resources, "allow")
+
+    def _unresolvable(self, principal: Principal, call: Call, main: Request) -> tuple[Refusal, Verdict]:
+        """A change whose existing resource the local cloud cannot tell (Call.unresolved) is refused, never judged on
+        `*`: AWS knows the ARN and judges the policy on it, so a green run here must not rest on a guess. Each is kept
+        in `unresolved` (GET /_localcloud/unresolved), for tests to assert there are none."""
+        kinds = list(dict.fromkeys(call.unresolved))
+        arn = next((r.arn for r in main.resources if ANY in r.arn.split(":", 5)[-1]), ANY)
+        why = (
+            f"because the local cloud cannot tell which {' and '.join(kinds)} the request acts on (no ARN from its "
+            "parameters or the local cloud's state: localcloud/resources.py)"
+        )
+        refusal = denied(call.operation, principal, main.action, arn, why)
+        self.unresolved.append(
+            {
+                "time": time.time(),
+                "principal": principal.arn,
+                "action": main.action,
+                "operation": call.operation.name,
+                "resource_types": kinds,
+                "parameters": sorted(call.params),
+            }
+        )
+        return refusal, Verdict(principal.arn, main.action, [r.arn for r in main.resources], "deny", refusal.message)
 
     def _unsigned(self, environ: dict[str, Any], body: bytes) -> Answer | None:
         if b"AssumeRoleWithWebIdentity" not in body and "AssumeRoleWithWebIdentity" not in environ.get(
@@ -660,5 +855,12 @@ class Authorizer:
             self.actions.clear()
         return actions
 
+    def unresolvable(self, clear: bool = False) -> list[dict[str, Any]]:
+        found = list(self.unresolved)
+        if clear:
+            self.unresolved.clear()
+        return found
+
     def reset(self) -> None:
         self.records.clear()
+        self.unresolved.clear()

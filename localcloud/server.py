@@ -234,6 +234,10 @@ class LocalCloud:
             return self._json(
                 start_response, 200, {"authorizations": self.authorizer.decisions(clear=method == "DELETE")}
             )
+        if parts == ["unresolved"] and method in ("GET", "DELETE"):
+            return self._json(
+                start_response, 200, {"unresolved": self.authorizer.unresolvable(clear=method == "DELETE")}
+            )
         if parts == ["timings"] and method in ("GET", "DELETE"):
             calls = [list(t) for t in self.timings]
             if method == "DELETE":
@@ -284,6 +288,7 @@ class LocalCloud:
                     "GET|DELETE /_localcloud/timings",
                     "GET|DELETE /_localcloud/authorizations",
                     "GET|DELETE /_localcloud/actions",
+                    "GET|DELETE /_localcloud/unresolved",
                     "GET /_localcloud/snapshots",
                     "PUT|DELETE /_localcloud/snapshots/<name>",
                     "POST /_localcloud/snapshots/<name>/restore",

@@ -8,10 +8,14 @@ that every role provisioning creates carries. The actions come from the catalogu
 scripts/record_actions.py writes from what each playbook called on the local cloud's recorder, each with its resource
 types and access level from AWS's Service Authorization Reference. The resources come from the environments' names
 (resource_names in group_vars/all): an action is allowed on the ARNs of the scope's environments only. Where AWS
-names resources by generated ids (EC2, ACM certificates, Backup plans, Application Auto Scaling targets) the statement
-allows "*" but only while the resource's and the request's Environment tag, when there is one, is one of the scope's
-environments; where AWS allows only "*" (ecs:DeregisterTaskDefinition, route53:CreateHostedZone, ...), and for reads of
-metadata (Describe*, List*), so does the policy, and docs/security.md lists those actions.
+names resources by generated ids (EC2, ACM certificates, Backup plans, Application Auto Scaling targets) the
+statements go by the Environment tag, per action and resource type (_tag_statements): a create must give the new
+resource one of the scope's environments, any other use needs the resource to carry one, and resources AWS owns (AMIs)
+are allowed by ARN to the calls that must name them; where AWS allows only "*" (ecs:DeregisterTaskDefinition,
+route53:CreateHostedZone, ...), and for reads of metadata (Describe*, List*), so does the policy, and docs/security.md
+lists those actions. Route 53 record changes are allowed on any hosted zone (zones are named by generated ids) but only
+for the DNS names of the scope's environments (their domain_name and its subdomains), by the condition key
+route53:ChangeResourceRecordSetsNormalizedRecordNames.
 """
 
 from __future__ import annotations
@@ -28,11 +32,50 @@ TAG_SCOPED = {
     "acm": "acm",
     "backup:backupPlan": "backup",
     "application-autoscaling": "application-autoscaling",
-    "autoscaling:launchConfiguration": "autoscaling",
 }
+# The resource types each action creates (the Service Authorization Reference lists aws:RequestTag for them, not
+# aws:ResourceTag): the new resource must be given an Environment tag of the scope's. () for an action that creates a
+# resource the reference names no type for (acm:RequestCertificate, authorized on *).
+CREATES = {
+    "acm:RequestCertificate": (),
+    "application-autoscaling:RegisterScalableTarget": ("ScalableTarget",),
+    "backup:CreateBackupPlan": ("backupPlan",),
+    "ec2:AllocateAddress": ("elastic-ip",),
+    "ec2:AuthorizeSecurityGroupIngress": ("security-group-rule",),
+    "ec2:CreateInternetGateway": ("internet-gateway",),
+    "ec2:CreateLaunchTemplate": ("launch-template",),
+    "ec2:CreateNatGateway": ("natgateway",),
+    "ec2:CreateRouteTable": ("route-table",),
+    "ec2:CreateSecurityGroup": ("security-group",),
+    "ec2:CreateSnapshot": ("snapshot",),
+    "ec2:CreateSubnet": ("subnet",),
+    "ec2:CreateVolume": ("volume",),
+    "ec2:CreateVpc": ("vpc",),
+    "ec2:CreateVpcEndpoint": ("vpc-endpoint",),
+    "ec2:RunInstances": ("instance", "network-interface", "volume"),
+}
+# Resources AWS owns, which carry no tag of Stageflow's: allowed by ARN, and only to the actions that must name them
+# (the ECS-optimized AMI an instance launches from).
+AWS_OWNED = {"ec2:RunInstances": ("image",)}
+# ARN patterns of resources AWS names by id, where they differ from EC2's usual one
+# (arn:<partition>:ec2:<region>:<account>:<type>/*): images and EBS snapshots name no account, the reference says.
+ID_ARNS = {
+    ("ec2", "image"): "arn:{partition}:ec2:{region}::image/*",
+    ("ec2", "snapshot"): "arn:{partition}:ec2:{region}::snapshot/*",
+    ("backup", "backupPlan"): "arn:{partition}:backup:{region}:{account}:backup-plan:*",
+    ("application-autoscaling", "ScalableTarget"): (
+        "arn:{partition}:application-autoscaling:{region}:{account}:scalable-target/*"
+    ),
+}
+# Scalable targets are registered untagged: community.aws.application_autoscaling_policy takes no tags, and moto keeps
+# none. Their actions stay on the Environment tag only when there is one (docs/security.md, known gap).
+UNTAGGED_AFTER_CREATE = ("application-autoscaling:RegisterScalableTarget", "application-autoscaling:PutScalingPolicy")
 # Services that have no resource-level permissions or tag conditions for what Stageflow calls: Route 53 hosted zones
 # are named by id and support no tag condition.
 UNSCOPABLE = ("route53:hostedzone", "route53:change")
+# Route 53 record changes: on any zone, only of the scope's DNS names (_record_statements).
+RECORD_NAME_SCOPED = ("route53:ChangeResourceRecordSets",)
+RECORD_NAMES_KEY = "route53:ChangeResourceRecordSetsNormalizedRecordNames"
 TAG_KEY = "Environment"
 WORKLOAD_SERVICES = ("ecs-tasks.amazonaws.com", "ec2.amazonaws.com", "backup.amazonaws.com")
 MANAGED_POLICY_CHARACTERS = 6144
@@ -43,8 +86,10 @@ class AccessError(ValueError):
     """A scope or a policy that must not be applied."""
 
 
-def names_of(environment, app_name, resource_names):
-    """Every name Stageflow gives an environment's resources: resource_names plus the ones the roles derive."""
+def names_of(environment, app_name, resource_names, domain_name=None):
+    """Every name Stageflow gives an environment's resources: resource_names plus the ones the roles derive, and its
+    domain_name (the DNS names it may change: the domain and its subdomains), as AWS normalizes record names: lower
+    case, no trailing dot."""
     names = dict(resource_names or {})
     missing = [
         k
@@ -65,6 +110,7 @@ def names_of(environment, app_name, resource_names):
     names["repositories"] = sorted(v for k, v in names.items() if k.endswith("_repo") and isinstance(v, str))
     names["app_name"] = app_name
     names["environment"] = environment
+    names["domain_name"] = str(domain_name or "").strip().rstrip(".").lower()
     return names
 
 
@@ -118,6 +164,10 @@ def _arns(service, resource_type, n, account, region, partition):
         ("autoscaling", "autoScalingGroup"): [
             f"{base}autoScalingGroup:*:autoScalingGroupName/{n.get('asg') or n['cluster'] + '-asg'}"
         ],
+        # Named by Stageflow, not by id (they take no tags): the environment's cluster's.
+        ("autoscaling", "launchConfiguration"): [
+            f"{base}launchConfiguration:*:launchConfigurationName/{n['cluster']}*"
+        ],
     }
     return table.get((service, resource_type))
 
@@ -138,11 +188,79 @@ def _environment_arns(action, types, names, account, region, partition, read=Fal
     return arns
 
 
-def _scope_condition(environments):
+def _id_arn(action, resource_type, account, region, partition):
+    """The ARN pattern of every resource of a type AWS names by id."""
+    service = action.split(":", 1)[0]
+    pattern = ID_ARNS.get((service, resource_type))
+    if pattern is None and service != "ec2":
+        raise AccessError(
+            f"{action}: no ARN pattern for the {service} resource type {resource_type}; add one to ID_ARNS in "
+            "plugins/module_utils/access_policies.py"
+        )
+    pattern = pattern or "arn:{partition}:ec2:{region}:{account}:" + resource_type + "/*"
+    return pattern.format(partition=partition, region=region, account=account)
+
+
+def _tag_statements(tagged, catalogue, environments, account, region, partition):
+    """The statements of the actions on resources AWS names by generated ids (TAG_SCOPED), per action and resource
+    type, scoped by the Environment tag without IfExists:
+
+    - a create gives the new resource an Environment tag of the scope's (aws:RequestTag), and acts on no resource that
+      has one already (Null aws:ResourceTag: the new one has none);
+    - EC2's tagging on create (ec2:CreateTags with ec2:CreateAction) likewise, for the scope's creates only;
+    - every other use acts only on resources that carry one of the scope's environments (aws:ResourceTag), and a
+      request that sets an Environment tag sets one of those (aws:RequestTag, IfExists: only when it sets one);
+    - resources AWS owns (an AMI) are allowed by ARN to the actions that must name them.
+    Application Auto Scaling's scalable targets, registered untagged, keep IfExists (UNTAGGED_AFTER_CREATE)."""
     values = sorted(set(environments))
-    return {
-        "StringLikeIfExists": {f"aws:ResourceTag/{TAG_KEY}": values, f"aws:RequestTag/{TAG_KEY}": values},
+    request, resource = f"aws:RequestTag/{TAG_KEY}", f"aws:ResourceTag/{TAG_KEY}"
+    new = {"StringLike": {request: values}, "Null": {resource: "true"}}
+    statements = []
+    untagged = sorted(a for a in tagged if a in UNTAGGED_AFTER_CREATE)
+    tagged = sorted(a for a in tagged if a not in UNTAGGED_AFTER_CREATE)
+    creates = {
+        a: [_id_arn(a, t, account, region, partition) for t in CREATES[a]] or ["*"] for a in tagged if a in CREATES
     }
+    for resources, actions in _grouped(creates):
+        kinds = "".join(_sid(t) for a in actions[:1] for t in CREATES[a]) or _sid(actions[0].split(":", 1)[0])
+        statements.append(_statement(f"Create{kinds}OnlyWithTheEnvironmentTag", actions, list(resources), new))
+    ec2_creates = sorted(a for a in creates if a.startswith("ec2:") and CREATES[a])
+    if "ec2:CreateTags" in tagged and ec2_creates:
+        statements.append(
+            _statement(
+                "TagOnCreateOnlyWithTheEnvironmentTag",
+                ["ec2:CreateTags"],
+                sorted({arn for a in ec2_creates for arn in creates[a]}),
+                {**new, "StringEquals": {"ec2:CreateAction": [a.split(":", 1)[1] for a in ec2_creates]}},
+            )
+        )
+    existing = [
+        a
+        for a in tagged
+        if set(catalogue[a].get("resources") or []) - set(CREATES.get(a, ())) - set(AWS_OWNED.get(a, ()))
+    ]
+    if existing:
+        statements.append(
+            _statement(
+                "ActOnlyOnResourcesTaggedWithTheEnvironment",
+                existing,
+                "*",
+                {"StringLike": {resource: values}, "StringLikeIfExists": {request: values}},
+            )
+        )
+    owned = {a: [_id_arn(a, t, account, region, partition) for t in AWS_OWNED[a]] for a in tagged if a in AWS_OWNED}
+    for resources, actions in _grouped(owned):
+        statements.append(_statement("UseTheResourcesAwsOwnsThatTheCallsName", actions, list(resources)))
+    if untagged:
+        statements.append(
+            _statement(
+                "ScalableTargetsRegisteredUntaggedOnTheEnvironmentTagWhenTheyHaveOne",
+                untagged,
+                [_id_arn(untagged[0], "ScalableTarget", account, region, partition)],
+                {"StringLikeIfExists": {resource: values, request: values}},
+            )
+        )
+    return statements
 
 
 # What a scope never reads of the environments it only reads (a promotion's source, the images' repositories): their
@@ -156,6 +274,8 @@ METADATA_READS = ("Describe", "List")
 def _kind(service, resource_types, action="", access=""):
     """'tag' when the action's resources are scoped by the Environment tag, '*' when AWS allows only * (or it is a
     read of metadata), else 'arn'."""
+    if action in CREATES:
+        return "tag"
     if not resource_types or (access in READ_LEVELS and action.split(":", 1)[-1].startswith(METADATA_READS)):
         return "*"
     if service in TAG_SCOPED or any(f"{service}:{t}" in TAG_SCOPED for t in resource_types):
@@ -184,6 +304,67 @@ def _grouped(actions_resources):
     return sorted(by_resources.items(), key=lambda item: (item[1][0].split(":")[0], sorted(item[1])[0]))
 
 
+def _like(pattern, value):
+    """Whether IAM's StringLike pattern (* and ? wildcards) matches the value."""
+    return re.fullmatch("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern), value)
+
+
+def _record_statements(actions, own, others, partition):
+    """Route 53 record changes on any hosted zone (AWS names zones by generated ids, with no tag condition), of the
+    scope's environments' DNS names only: each one's domain_name and its subdomains (ACM's validation records
+    _<token>.<domain> among them), in the form AWS normalizes them to. ForAllValues: every name of a change batch
+    must be one of them; Null: a request that names none is not allowed either. Where another environment's domain
+    lies under one of the scope's (staging.movie-app.com under prod's movie-app.com), an explicit deny keeps its names
+    out (ForAnyValue: a batch naming one of them is refused whole)."""
+    missing = [n["environment"] for n in own if not n.get("domain_name")]
+    if missing:
+        raise AccessError(
+            f"{', '.join(missing)}: no domain_name; the policy allows Route 53 record changes by the environment's "
+            "DNS names"
+        )
+    domains = sorted({n["domain_name"] for n in own})
+    patterns = sorted({p for d in domains for p in (d, f"*.{d}")})
+    zones = f"arn:{partition}:route53:::hostedzone/*"
+    statements = [
+        _statement(
+            "ChangeOnlyTheDnsRecordsOfTheScopesDomains",
+            actions,
+            zones,
+            {"ForAllValues:StringLike": {RECORD_NAMES_KEY: patterns}, "Null": {RECORD_NAMES_KEY: "false"}},
+        )
+    ]
+    shared = sorted(
+        f"{o['environment']} and {n['environment']} ({n['domain_name']})"
+        for o in others
+        for n in own
+        if o.get("domain_name") == n["domain_name"]
+    )
+    if shared:
+        raise AccessError(
+            f"{', '.join(shared)} share a domain_name but not a deployer scope: either would change the other's DNS "
+            "records"
+        )
+    nested = sorted(
+        {
+            p
+            for n in others
+            if n.get("domain_name") and any(_like(own_pattern, n["domain_name"]) for own_pattern in patterns)
+            for p in (n["domain_name"], f"*.{n['domain_name']}")
+        }
+    )
+    if nested:
+        statements.append(
+            _statement(
+                "NeverChangeTheDnsRecordsOfOtherScopesDomains",
+                actions,
+                zones,
+                {"ForAnyValue:StringLike": {RECORD_NAMES_KEY: nested}},
+                effect="Deny",
+            )
+        )
+    return statements
+
+
 def deployer_policy(scope, envs, catalogue, account, region, boundary_arn, partition="aws"):
     """The identity policy of a deployer of `scope['environments']` (envs: environment -> names_of(...))."""
     own = [envs[e] for e in scope["environments"]]
@@ -191,9 +372,12 @@ def deployer_policy(scope, envs, catalogue, account, region, boundary_arn, parti
     images = [envs[e] for e in scope.get("image_sources", [])]
     playbooks = set(scope["playbooks"])
     statements = []
-    star, tagged, scoped = set(), set(), defaultdict(list)
+    star, tagged, scoped, records = set(), set(), defaultdict(list), set()
     for action, info in sorted(catalogue.items()):
         if not playbooks.intersection(info.get("playbooks", [])):
+            continue
+        if action in RECORD_NAME_SCOPED:
+            records.add(action)  # _record_statements: only the scope's DNS names
             continue
         service = action.split(":", 1)[0]
         types = info.get("resources") or []
@@ -215,15 +399,11 @@ def deployer_policy(scope, envs, catalogue, account, region, boundary_arn, parti
                         scoped[action] += _arns(service, resource_type, names, account, region, partition) or []
     if star:
         statements.append(_statement("ActionsAwsAllowsOnlyOnAnyResource", star, "*"))
+    if records:
+        others = [names for env, names in envs.items() if env not in scope["environments"]]
+        statements += _record_statements(records, own, others, partition)
     if tagged:
-        statements.append(
-            _statement(
-                "ResourcesNamedByIdScopedByEnvironmentTag",
-                tagged,
-                "*",
-                _scope_condition([n["environment"] for n in own]),
-            )
-        )
+        statements += _tag_statements(tagged, catalogue, [n["environment"] for n in own], account, region, partition)
     for resources, actions in _grouped(scoped):
         service = actions[0].split(":", 1)[0]
         statements.append(_statement(f"{_sid(service)}{len(statements)}", actions, list(resources)))
@@ -238,6 +418,17 @@ def deployer_policy(scope, envs, catalogue, account, region, boundary_arn, parti
                 "ProtectPromotedImagesInTheRepositoriesCIPushesTo",
                 ["ecr:PutImage", "ecr:BatchGetImage", "ecr:DescribeImages"],
                 repositories,
+            )
+        )
+    if repositories:
+        # The repositories releases take their images from (dev's) hold what production runs: a deployer never deletes
+        # them or their images, even one that provisions their environment (an administrator does).
+        statements.append(
+            _statement(
+                "NeverDeleteTheRepositoriesReleasesTakeImagesFrom",
+                ["ecr:DeleteRepository", "ecr:BatchDeleteImage"],
+                repositories,
+                effect="Deny",
             )
         )
     statements += _iam_statements(scope, own, catalogue, playbooks, account, boundary_arn, partition)
@@ -359,37 +550,80 @@ def readonly_policy(scope, envs, catalogue, account, region, partition="aws"):
     return statements
 
 
-def boundary_policy(account, region, partition="aws"):
-    """The permissions boundary of the roles provisioning creates (task execution, container instances): the most
-    they may ever do, whatever is attached to them. No IAM, no STS, nothing outside the workload's needs."""
-    secrets = [f"arn:{partition}:secretsmanager:{region}:{account}:secret:stageflow/*"]
+def boundary_policy(own, images, account, region, partition="aws"):
+    """The permissions boundary of the roles a deployer scope's provisioning creates (task execution, container
+    instances): the most they may ever do, whatever is attached to them, and only on the scope's own environments
+    (own: names_of(...) of each; images: of the environments whose repositories it pulls from). No IAM, no STS. Each
+    deployer scope has its own: a role one scope creates, trusted by anyone, reaches none of another scope's clusters,
+    secrets, logs or images."""
+    base = f"arn:{partition}:{{}}:{region}:{account}:"
+    ecs, ecr, logs, secrets = (base.format(s) for s in ("ecs", "ecr", "logs", "secretsmanager"))
+    clusters = sorted({f"{ecs}cluster/{n['cluster']}" for n in own})
+    instances = sorted({f"{ecs}container-instance/{n['cluster']}/*" for n in own})
+    repositories = sorted({f"{ecr}repository/{r}" for n in [*own, *images] for r in n["repositories"]})
     statements = [
         _statement(
-            "RunContainers",
+            "FindTheServicesEndpointsAndTheRegistry",
+            ["ecr:GetAuthorizationToken", "ecs:DiscoverPollEndpoint", "ec2:DescribeTags"],
+            "*",
+        ),
+        _statement(
+            "RunTheScopesContainerInstances",
             [
-                "ecr:GetAuthorizationToken",
-                "ecr:BatchCheckLayerAvailability",
-                "ecr:GetDownloadUrlForLayer",
-                "ecr:BatchGetImage",
-                "logs:CreateLogStream",
-                "logs:PutLogEvents",
+                "ecs:CreateCluster",
                 "ecs:DeregisterContainerInstance",
-                "ecs:DiscoverPollEndpoint",
                 "ecs:Poll",
                 "ecs:RegisterContainerInstance",
                 "ecs:StartTelemetrySession",
-                "ecs:UpdateContainerInstancesState",
                 "ecs:Submit*",
                 "ecs:TagResource",
-                "ec2:DescribeTags",
-                "ecs:CreateCluster",
+                "ecs:UpdateContainerInstancesState",
             ],
-            "*",
+            [*clusters, *instances],
         ),
-        _statement("ReadStageflowsSecrets", ["secretsmanager:GetSecretValue"], secrets),
+        _statement(
+            "PullTheScopesImages",
+            ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            repositories,
+        ),
+        _statement(
+            "WriteTheScopesLogs",
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            sorted({f"{logs}log-group:{n['log_group']}:*" for n in own}),
+        ),
+        _statement(
+            "ReadTheScopesSecrets",
+            ["secretsmanager:GetSecretValue"],
+            sorted({f"{secrets}secret:{n['secret_prefix']}*" for n in own}),
+        ),
         _statement("NoIdentityChanges", ["iam:*", "sts:AssumeRole*", "organizations:*"], "*", effect="Deny"),
     ]
     return _document(statements)
+
+
+def scope_boundaries(scopes, envs):
+    """{deployer scope: its permissions boundary's name}: the permissions_boundary_name its environments share (envs:
+    environment -> names_of(...) with "boundary"). Refused when a scope's environments name different ones, or two
+    scopes one: a role the one scope creates would then reach the other's secrets and clusters."""
+    found = {}
+    for scope in scopes:
+        if scope["kind"] != "deployer":
+            continue
+        named = {env: envs[env].get("boundary") or "" for env in scope["environments"]}
+        if not all(named.values()) or len(set(named.values())) != 1:
+            listed = ", ".join(f"{env}: {name or '(none)'}" for env, name in named.items())
+            raise AccessError(
+                f"access scope {scope['name']}: its environments must name one permissions_boundary_name, of their "
+                f"own scope; they name {listed}"
+            )
+        found[scope["name"]] = next(iter(named.values()))
+    shared = [s for s in found if list(found.values()).count(found[s]) > 1]
+    if shared:
+        raise AccessError(
+            f"access scopes {', '.join(shared)} share the permissions boundary {found[shared[0]]}: give each deployer "
+            "scope's environments a permissions_boundary_name of its own"
+        )
+    return found
 
 
 def _document(statements):

@@ -55,6 +55,15 @@ class Identity:
         return self.cloud.playbook(f"playbooks/{playbook}.yml", *args, **self.keys)
 
 
+@pytest.fixture(autouse=True)
+def every_resource_resolved(envs: Cloud) -> Iterator[None]:
+    """No call of an identity was refused because the local cloud could not tell a resource it acts on (AWS always
+    can, localcloud.md): each refusal here is the policy's."""
+    envs.control.unresolved(clear=True)
+    yield
+    assert envs.control.unresolved() == []
+
+
 def denied(call, code: str = "AccessDenied") -> str:
     with pytest.raises(ClientError) as raised:
         call()
@@ -179,35 +188,57 @@ def test_the_read_only_identity_reads_every_environment_and_writes_nothing(
     denied(lambda: readonly.client("ec2").create_vpc(CidrBlock="10.9.0.0/16"))
 
 
-def test_a_deployer_creates_roles_only_within_the_boundary(envs: Cloud, access: dict[str, Identity]) -> None:
+def test_a_deployer_creates_roles_only_within_its_scopes_boundary(envs: Cloud, access: dict[str, Identity]) -> None:
     iam = access["nonprod"].client("iam")
+    # A role the nonprod deployer might make to escape its scope: trusted by the whole account, allowed every secret.
     trust = json.dumps(
         {
             "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "ecs-tasks.amazonaws.com"}}
-            ],
+            "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": ROOT_ARN}}],
         }
     )
     name = "dev-movie-app-cluster-escalate"
+    nonprod = f"arn:aws:iam::{ACCOUNT}:policy/stageflow-nonprod-workload-boundary"
+    prod = f"arn:aws:iam::{ACCOUNT}:policy/stageflow-prod-workload-boundary"
     denied(lambda: iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust))
-    boundary = f"arn:aws:iam::{ACCOUNT}:policy/stageflow-workload-boundary"
-    iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust, PermissionsBoundary=boundary)
+    denied(lambda: iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust, PermissionsBoundary=prod))
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust, PermissionsBoundary=nonprod)
+    every_secret = {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}
+    iam.put_role_policy(
+        RoleName=name,
+        PolicyName="every-secret",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [every_secret]}),
+    )
     denied(lambda: iam.attach_role_policy(RoleName=name, PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess"))
     denied(lambda: iam.delete_role_permissions_boundary(RoleName=name))
+    denied(lambda: iam.put_role_permissions_boundary(RoleName=name, PermissionsBoundary=prod))
     denied(
         lambda: iam.create_role(
-            RoleName="prod-movie-app-cluster-x", AssumeRolePolicyDocument=trust, PermissionsBoundary=boundary
+            RoleName="prod-movie-app-cluster-x", AssumeRolePolicyDocument=trust, PermissionsBoundary=nonprod
         )
     )
-    roles = envs.client("iam").list_roles()["Roles"]
-    assert {r["RoleName"] for r in roles} >= {"dev-movie-app-cluster-task-execution", name}
-    assert (
-        envs.client("iam").get_role(RoleName="dev-movie-app-cluster-task-execution")["Role"]["PermissionsBoundary"][
-            "PermissionsBoundaryArn"
-        ]
-        == boundary
+    # Whoever assumes that role reads dev's database secret, and not prod's: the boundary is nonprod's.
+    creds = envs.client("sts").assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/{name}", RoleSessionName="escape")
+    keys = creds["Credentials"]
+    escaped = boto3.client(
+        "secretsmanager",
+        region_name=REGION,
+        endpoint_url=envs.url,
+        aws_access_key_id=keys["AccessKeyId"],
+        aws_secret_access_key=keys["SecretAccessKey"],
+        aws_session_token=keys["SessionToken"],
     )
+    secrets = {s["Name"] for s in envs.client("secretsmanager").list_secrets()["SecretList"]}
+    dev_secret = next(n for n in secrets if n.startswith("stageflow/dev/"))
+    prod_secret = next(n for n in secrets if n.startswith("stageflow/prod/"))
+    assert escaped.get_secret_value(SecretId=dev_secret)["SecretString"]
+    assert "no permissions boundary allows" in denied(lambda: escaped.get_secret_value(SecretId=prod_secret))
+
+    # Provisioning gave each environment's roles its scope's boundary.
+    root = envs.client("iam")
+    for env, boundary in (("dev", nonprod), ("staging", nonprod), ("prod", prod)):
+        role = root.get_role(RoleName=f"{env}-movie-app-cluster-task-execution")["Role"]
+        assert role["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary, env
 
 
 def token(sub: str) -> str:
@@ -248,3 +279,53 @@ def test_a_scope_naming_an_environment_the_inventory_lacks_is_refused_before_any
     assert run.returncode != 0
     assert "access scope qa: 'qa' is not an environment of the inventory" in " ".join(run.stdout.split())
     assert envs.control.mutating_calls() == []
+
+
+def test_a_deployer_changes_only_its_own_dns_records_and_cannot_delete_a_zone_with_records(
+    envs: Cloud, access: dict[str, Identity]
+) -> None:
+    """Route 53 names zones by id: ChangeResourceRecordSets is allowed on any zone, but only for the scope's DNS names
+    (route53:ChangeResourceRecordSetsNormalizedRecordNames, ForAllValues). The non-prod deployer cannot repoint prod's
+    domain; DeleteHostedZone stays on any zone, and Route 53 refuses to delete prod's while it holds prod's records."""
+    root = envs.client("route53")
+    zones = {z["Name"]: z["Id"] for z in root.list_hosted_zones()["HostedZones"]}
+    prod_zone, dev_zone = zones["movie-app.com."], zones["dev.movie-app.internal."]
+
+    def records(zone: str) -> list[dict]:
+        return root.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+
+    def upsert(name: str, kind: str, value: str, action: str = "UPSERT") -> dict:
+        record = {"Name": name, "Type": kind, "TTL": 60, "ResourceRecords": [{"Value": value}]}
+        return {"Changes": [{"Action": action, "ResourceRecordSet": record}]}
+
+    prod_before = records(prod_zone)
+    assert [r for r in prod_before if r["Type"] not in ("SOA", "NS")], prod_before  # the domain's alias, at least
+    route53 = access["nonprod"].client("route53")
+    mixed = upsert("x.dev.movie-app.internal", "A", "10.0.0.9")  # ForAllValues: one name not its own refuses all
+    mixed["Changes"] += upsert("movie-app.com", "A", "203.0.113.66")["Changes"]
+    for batch in (
+        upsert("movie-app.com", "A", "203.0.113.66"),
+        upsert("www.movie-app.com", "CNAME", "attacker.example.net"),
+        mixed,
+    ):
+        message = denied(
+            lambda batch=batch: route53.change_resource_record_sets(HostedZoneId=prod_zone, ChangeBatch=batch)
+        )
+        assert "assumed-role/stageflow-nonprod/" in message and "route53:ChangeResourceRecordSets" in message
+    assert records(prod_zone) == prod_before
+
+    # Its own names: a record of dev's, made and removed again.
+    own = ("check.dev.movie-app.internal", "TXT", '"stageflow access"')
+    route53.change_resource_record_sets(HostedZoneId=dev_zone, ChangeBatch=upsert(*own))
+    assert any(r["Name"] == "check.dev.movie-app.internal." for r in records(dev_zone))
+    route53.change_resource_record_sets(HostedZoneId=dev_zone, ChangeBatch=upsert(*own, action="DELETE"))
+
+    denied(lambda: route53.delete_hosted_zone(Id=prod_zone), "HostedZoneNotEmpty")
+    assert root.get_hosted_zone(Id=prod_zone)["HostedZone"]["Id"] == prod_zone
+    assert records(prod_zone) == prod_before
+
+    # prod's *.movie-app.com would cover staging.movie-app.com: an explicit deny keeps staging's names from prod.
+    staging = upsert("staging.movie-app.com", "A", "203.0.113.66")
+    as_prod = access["prod"].client("route53")
+    message = denied(lambda: as_prod.change_resource_record_sets(HostedZoneId=prod_zone, ChangeBatch=staging))
+    assert "with an explicit deny" in message

@@ -141,6 +141,9 @@ def test_drift_templates_and_the_feature_environment_lifecycle(awx_envs: Control
     awx_envs.must("Stageflow environment destroy", {"env_name": "feature-awx"})
     vpcs = awx_envs.cloud.client("ec2").describe_vpcs(Filters=[{"Name": "tag:Environment", "Values": ["feature-awx"]}])
     assert vpcs["Vpcs"] == []
+    # Provisioning, drift and the feature environment's life ran as the AWX users: every resource they acted on was
+    # told by its ARN (none refused as unresolved), and judged on it.
+    assert awx_envs.cloud.control.unresolved() == []
 
 
 def test_abort_and_resume_templates(awx_envs: Controller) -> None:

@@ -28,6 +28,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from localcloud import iam_policy
+from localcloud.authorize import normalized_record_name
 from localcloud.client import LocalCloudClient, spawn
 from localcloud.iam_policy import Decision, evaluate
 from localcloud.operations import IAM_ACTIONS, operation_of
@@ -585,6 +586,319 @@ def test_the_authorizations_record_names_principal_action_resources_and_reason(w
     assert status == 404 and "GET|DELETE /_localcloud/authorizations" in answer["paths"]
 
 
+# -- Route 53: record changes by name ---------------------------------------------------------------------------------
+RECORD_NAMES = "route53:ChangeResourceRecordSetsNormalizedRecordNames"
+DNS_OPERATOR = document(
+    {
+        "Effect": "Allow",
+        "Action": "route53:ChangeResourceRecordSets",
+        "Resource": "arn:aws:route53:::hostedzone/*",
+        "Condition": {"ForAllValues:StringLike": {RECORD_NAMES: ["*.dev.example.com"]}},
+    },
+    {
+        "Effect": "Deny",
+        "Action": "route53:ChangeResourceRecordSets",
+        "Resource": "*",
+        "Condition": {"ForAnyValue:StringEquals": {"route53:ChangeResourceRecordSetsRecordTypes": "NS"}},
+    },
+    {
+        "Effect": "Deny",
+        "Action": "route53:ChangeResourceRecordSets",
+        "Resource": "*",
+        "Condition": {"ForAnyValue:StringEquals": {"route53:ChangeResourceRecordSetsActions": "DELETE"}},
+    },
+    {"Effect": "Allow", "Action": ["route53:DeleteHostedZone", "route53:ListResourceRecordSets"], "Resource": "*"},
+)
+
+
+def _change(action: str, name: str, kind: str = "A", value: str = "192.0.2.10") -> dict[str, Any]:
+    return {
+        "Action": action,
+        "ResourceRecordSet": {"Name": name, "Type": kind, "TTL": 60, "ResourceRecords": [{"Value": value}]},
+    }
+
+
+def test_record_changes_are_authorized_by_their_normalized_names_types_and_actions(world: World) -> None:
+    """A user allowed ChangeResourceRecordSets only for *.dev.example.com (ForAllValues: every name of the batch)
+    changes app.dev.example.com (and *.dev.example.com, normalized \\052.dev.example.com), and is refused example.com,
+    www.example.com and a batch that mixes both, as AWS refuses them; the record types and actions are condition keys
+    too. Deleting a zone that still holds records other than its SOA and NS fails with HostedZoneNotEmpty (moto refuses
+    it as AWS does)."""
+    root = world.root("route53")
+    zone = root.create_hosted_zone(Name="example.com", CallerReference="authorize")["HostedZone"]["Id"]
+    zone_id = zone.rsplit("/", 1)[-1]
+    iam = world.root("iam")
+    iam.create_user(UserName="dns")
+    iam.put_user_policy(UserName="dns", PolicyName="dev-records", PolicyDocument=DNS_OPERATOR)
+    key = iam.create_access_key(UserName="dns")["AccessKey"]
+    route53 = world.client(
+        "route53", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"]
+    )
+    user = f"arn:aws:iam::{ACCOUNT}:user/dns"
+
+    def change(*changes: dict[str, Any]) -> Any:
+        return route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": list(changes)})
+
+    change(_change("UPSERT", "app.dev.example.com."))  # normalized: no trailing dot
+    change(_change("CREATE", r"\052.dev.example.com", "TXT", '"wildcard"'))  # \052.dev.example.com: * matches
+    for changes in (
+        [_change("UPSERT", "example.com")],
+        [_change("UPSERT", "www.example.com")],
+        [_change("UPSERT", "api.dev.example.com"), _change("UPSERT", "www.example.com")],  # ForAllValues: all of them
+    ):
+        with pytest.raises(ClientError) as raised:
+            change(*changes)
+        error = raised.value.response["Error"]
+        assert (error["Code"], error["Message"]) == (
+            "AccessDenied",
+            f"User: {user} is not authorized to perform: route53:ChangeResourceRecordSets on resource: "
+            f"arn:aws:route53:::hostedzone/{zone_id} because no identity-based policy allows the "
+            "route53:ChangeResourceRecordSets action",
+        )
+    for changes in (
+        [_change("UPSERT", "sub.dev.example.com", "NS", "ns1.example.net")],
+        [_change("DELETE", "app.dev.example.com")],
+    ):
+        with pytest.raises(ClientError) as raised:
+            change(*changes)
+        assert raised.value.response["Error"]["Message"].endswith("with an explicit deny in an identity-based policy")
+    names = {r["Name"] for r in root.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]}
+    assert names == {"example.com.", "app.dev.example.com.", "\\052.dev.example.com."}  # the mixed batch made nothing
+
+    with pytest.raises(ClientError) as raised:
+        route53.delete_hosted_zone(Id=zone_id)
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert raised.value.response["Error"]["Code"] == "HostedZoneNotEmpty"
+    assert root.get_hosted_zone(Id=zone_id)["HostedZone"]["Id"] == zone
+
+
+# -- resources named by id: the Environment tag on create and on use ---------------------------------------------------
+TAG = {"Key": "Environment", "Value": "dev"}
+# The shape of Stageflow's statements (plugins/module_utils/access_policies.py, _tag_statements): a create gives the new
+# resource the tag; any other use needs the resource to carry it; AWS's AMIs by ARN.
+NEW_WITH_THE_TAG = {
+    "StringLike": {"aws:RequestTag/Environment": "dev"},
+    "Null": {"aws:ResourceTag/Environment": "true"},
+}
+TAGGED_ONLY = document(
+    {"Effect": "Allow", "Action": "ec2:CreateVpc", "Resource": arn("ec2", "vpc/*"), "Condition": NEW_WITH_THE_TAG},
+    {
+        "Effect": "Allow",
+        "Action": "ec2:CreateSecurityGroup",
+        "Resource": arn("ec2", "security-group/*"),
+        "Condition": NEW_WITH_THE_TAG,
+    },
+    {
+        "Effect": "Allow",
+        "Action": "ec2:RunInstances",
+        "Resource": [arn("ec2", "instance/*"), arn("ec2", "volume/*"), arn("ec2", "network-interface/*")],
+        "Condition": NEW_WITH_THE_TAG,
+    },
+    {
+        "Effect": "Allow",
+        "Action": "ec2:CreateTags",
+        "Resource": arn("ec2", "*/*"),
+        "Condition": {
+            **NEW_WITH_THE_TAG,
+            "StringEquals": {"ec2:CreateAction": ["CreateVpc", "CreateSecurityGroup", "RunInstances"]},
+        },
+    },
+    {
+        "Effect": "Allow",
+        "Action": ["ec2:CreateSecurityGroup", "ec2:RunInstances", "ec2:AuthorizeSecurityGroupIngress"],
+        "Resource": "*",
+        "Condition": {
+            "StringLike": {"aws:ResourceTag/Environment": "dev"},
+            "StringLikeIfExists": {"aws:RequestTag/Environment": "dev"},
+        },
+    },
+    {"Effect": "Allow", "Action": "ec2:RunInstances", "Resource": f"arn:aws:ec2:{REGION}::image/*"},
+)
+TASKS_TRUST = trusting({"Service": "ecs-tasks.amazonaws.com"})
+
+
+def _user(world: World, name: str, policy: str) -> dict[str, str]:
+    """An IAM user holding one inline policy, and its keys."""
+    iam = world.root("iam")
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="policy", PolicyDocument=policy)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return {"aws_access_key_id": key["AccessKeyId"], "aws_secret_access_key": key["SecretAccessKey"]}
+
+
+def _refused(call: Callable[[], Any], action: str, resource: str = "") -> str:
+    with pytest.raises(ClientError) as raised:
+        call()
+    message = raised.value.response["Error"]["Message"]
+    assert f" is not authorized to perform: {action} on resource: {resource}" in message, message
+    return message
+
+
+def _tagged(*kinds: str, value: str = "dev") -> list[dict[str, Any]]:
+    return [{"ResourceType": kind, "Tags": [{"Key": "Environment", "Value": value}]} for kind in kinds]
+
+
+def test_a_tagged_create_policy_refuses_untagged_creates_and_untagged_resources(world: World) -> None:
+    """Creates need the request's Environment tag (StringLike, no IfExists), other uses the resource's: an untagged
+    VPC, security group or instance launch is refused, a tagged one allowed; so are a create in an untagged VPC and a
+    change of the security group AWS made untagged with the VPC."""
+    ec2, root = world.client("ec2", **_user(world, "tagger", TAGGED_ONLY)), world.root("ec2")
+    _refused(lambda: ec2.create_vpc(CidrBlock="10.20.0.0/16"), "ec2:CreateVpc", arn("ec2", "vpc/*"))
+    _refused(
+        lambda: ec2.create_vpc(CidrBlock="10.20.0.0/16", TagSpecifications=_tagged("vpc", value="prod")),
+        "ec2:CreateVpc",
+    )
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16", TagSpecifications=_tagged("vpc"))["Vpc"]["VpcId"]
+
+    group = {"GroupName": "app", "Description": "app", "VpcId": vpc}
+    _refused(lambda: ec2.create_security_group(**group), "ec2:CreateSecurityGroup", arn("ec2", "security-group/*"))
+    group_id = ec2.create_security_group(**group, TagSpecifications=_tagged("security-group"))["GroupId"]
+    untagged_vpc = root.create_vpc(CidrBlock="10.21.0.0/16")["Vpc"]["VpcId"]
+    _refused(
+        lambda: ec2.create_security_group(
+            GroupName="app", Description="app", VpcId=untagged_vpc, TagSpecifications=_tagged("security-group")
+        ),
+        "ec2:CreateSecurityGroup",
+        arn("ec2", f"vpc/{untagged_vpc}"),
+    )
+
+    ingress = {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "10.20.0.0/16"}
+    filters = [{"Name": "vpc-id", "Values": [vpc]}, {"Name": "group-name", "Values": ["default"]}]
+    default_group = root.describe_security_groups(Filters=filters)["SecurityGroups"][0]["GroupId"]
+    _refused(
+        lambda: ec2.authorize_security_group_ingress(GroupId=default_group, **ingress),
+        "ec2:AuthorizeSecurityGroupIngress",
+        arn("ec2", f"security-group/{default_group}"),
+    )
+    ec2.authorize_security_group_ingress(GroupId=group_id, **ingress)
+
+    subnet = root.create_subnet(VpcId=vpc, CidrBlock="10.20.1.0/24", TagSpecifications=_tagged("subnet"))
+    image = root.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    launch = {
+        "ImageId": image,
+        "InstanceType": "t3.micro",
+        "MinCount": 1,
+        "MaxCount": 1,
+        "SubnetId": subnet["Subnet"]["SubnetId"],
+        "SecurityGroupIds": [group_id],
+    }
+    message = _refused(lambda: ec2.run_instances(**launch), "ec2:RunInstances", arn("ec2", ""))
+    assert "/* because no identity-based policy allows" in message  # what the launch makes: untagged
+    instance = ec2.run_instances(**launch, TagSpecifications=_tagged("instance", "volume"))["Instances"][0]
+    assert {"Key": "Environment", "Value": "dev"} in instance["Tags"]
+
+
+def test_a_create_with_tags_is_authorized_as_the_services_tagging_action_too(world: World) -> None:
+    """IAM's CreateRole with tags needs iam:TagRole, Secrets Manager's CreateSecret secretsmanager:TagResource,
+    CloudWatch Logs' CreateLogGroup logs:TagResource or logs:TagLogGroup, as AWS authorizes them; without tags the
+    create alone is enough, and a refused create makes nothing."""
+    role, secret = f"arn:aws:iam::{ACCOUNT}:role/tagged-*", arn("secretsmanager", "secret:tagged/*")
+    creates = {
+        "Effect": "Allow",
+        "Action": ["iam:CreateRole", "secretsmanager:CreateSecret"],
+        "Resource": [role, secret],
+    }
+    logs = {"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:TagLogGroup"], "Resource": "*"}
+    keys = _user(world, "creator", document(creates, logs))
+    iam, secrets = world.client("iam", **keys), world.client("secretsmanager", **keys)
+
+    iam.create_role(RoleName="tagged-plain", AssumeRolePolicyDocument=TASKS_TRUST)
+    _refused(
+        lambda: iam.create_role(RoleName="tagged-role", AssumeRolePolicyDocument=TASKS_TRUST, Tags=[TAG]),
+        "iam:TagRole",
+        f"arn:aws:iam::{ACCOUNT}:role/tagged-role ",
+    )
+    secrets.create_secret(Name="tagged/plain", SecretString="s")
+    _refused(
+        lambda: secrets.create_secret(Name="tagged/database", SecretString="s", Tags=[TAG]),
+        "secretsmanager:TagResource",
+        arn("secretsmanager", "secret:tagged/database-??????"),
+    )
+    with pytest.raises(ClientError):
+        world.root("iam").get_role(RoleName="tagged-role")
+    assert not world.root("secretsmanager").list_secrets(Filters=[{"Key": "name", "Values": ["tagged/database"]}])[
+        "SecretList"
+    ]
+    world.client("logs", **keys).create_log_group(logGroupName="/tagged/app", tags={"Environment": "dev"})
+
+    tagging = {"Effect": "Allow", "Action": ["iam:TagRole", "secretsmanager:TagResource"], "Resource": [role, secret]}
+    world.root("iam").put_user_policy(UserName="creator", PolicyName="tagging", PolicyDocument=document(tagging))
+    iam.create_role(RoleName="tagged-role", AssumeRolePolicyDocument=TASKS_TRUST, Tags=[TAG])
+    secrets.create_secret(Name="tagged/database", SecretString="s", Tags=[TAG])
+    assert world.root("iam").get_role(RoleName="tagged-role")["Role"]["Tags"] == [TAG]
+
+
+def test_an_auto_scaling_group_with_a_launch_template_needs_to_launch_its_instances(world: World) -> None:
+    """Auto Scaling checks that whoever creates a group with a launch template may run its instances
+    (ec2:RunInstances, with the template's tags as the request's) and tag them (ec2:CreateTags on create)."""
+    root = world.root("ec2")
+    vpc = root.create_vpc(CidrBlock="10.22.0.0/16", TagSpecifications=_tagged("vpc"))["Vpc"]["VpcId"]
+    subnet = root.create_subnet(VpcId=vpc, CidrBlock="10.22.1.0/24", TagSpecifications=_tagged("subnet"))
+    image = root.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    root.create_launch_template(
+        LaunchTemplateName="tagged-web",
+        LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro", "TagSpecifications": _tagged("instance")},
+        TagSpecifications=_tagged("launch-template"),
+    )
+    groups = {"Effect": "Allow", "Action": "autoscaling:CreateAutoScalingGroup", "Resource": "*"}
+    keys = _user(world, "scaler", document(groups))
+    group = {
+        "AutoScalingGroupName": "tagged-web",
+        "LaunchTemplate": {"LaunchTemplateName": "tagged-web"},
+        "MinSize": 0,
+        "MaxSize": 1,
+        "DesiredCapacity": 0,
+        "VPCZoneIdentifier": subnet["Subnet"]["SubnetId"],
+    }
+    autoscaling = world.client("autoscaling", **keys)
+    _refused(lambda: autoscaling.create_auto_scaling_group(**group), "ec2:RunInstances", arn("ec2", "launch-template/"))
+    world.root("iam").put_user_policy(UserName="scaler", PolicyName="launch", PolicyDocument=TAGGED_ONLY)
+    world.root("iam").put_user_policy(
+        UserName="scaler",
+        PolicyName="templates",
+        PolicyDocument=document(
+            {
+                "Effect": "Allow",
+                "Action": "ec2:RunInstances",
+                "Resource": arn("ec2", "launch-template/*"),
+                "Condition": {"StringLike": {"aws:ResourceTag/Environment": "dev"}},
+            }
+        ),
+    )
+    autoscaling.create_auto_scaling_group(**group)
+
+
+def test_a_change_whose_resource_cannot_be_told_is_refused_and_recorded_not_judged_on_any(world: World) -> None:
+    """AWS knows every ARN a call acts on; where the local cloud cannot tell one (an association it has no record
+    of), it refuses the change even to a policy allowing "*", says why, and keeps it for tests to assert there are
+    none (GET /_localcloud/unresolved). A route table's association is resolved to the table and its subnet."""
+    keys = _user(world, "router", document({"Effect": "Allow", "Action": "ec2:*RouteTable", "Resource": "*"}))
+    ec2, root = world.client("ec2", **keys), world.root("ec2")
+    world.control.unresolved(clear=True)
+    message = _refused(
+        lambda: ec2.disassociate_route_table(AssociationId="rtbassoc-0123456789abcdef0"),
+        "ec2:DisassociateRouteTable",
+        "* because the local cloud cannot tell which ec2:",
+    )
+    assert " or ec2:route-table or ec2:subnet or " in message
+    (record,) = world.control.unresolved()
+    assert (record["principal"], record["action"], record["parameters"]) == (
+        f"arn:aws:iam::{ACCOUNT}:user/router",
+        "ec2:DisassociateRouteTable",
+        ["AssociationId"],
+    )
+
+    vpc = root.create_vpc(CidrBlock="10.23.0.0/16")["Vpc"]["VpcId"]
+    subnet = root.create_subnet(VpcId=vpc, CidrBlock="10.23.1.0/24")["Subnet"]["SubnetId"]
+    table = root.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    association = root.associate_route_table(RouteTableId=table, SubnetId=subnet)["AssociationId"]
+    world.control.authorizations(clear=True)
+    ec2.disassociate_route_table(AssociationId=association)
+    (decision,) = world.control.authorizations()
+    assert decision["resources"] == [arn("ec2", f"route-table/{table}"), arn("ec2", f"subnet/{subnet}")]
+    assert len(world.control.unresolved(clear=True)) == 1
+
+
 # -- the pieces, without a cloud ---------------------------------------------------------------------------------------
 def _environ(method: str, path: str, query: str = "", service: str = "s3", **headers: str) -> dict[str, Any]:
     environ = {
@@ -748,3 +1062,18 @@ def test_policy_variables_and_a_missing_context_key_in_resources() -> None:
         evaluate(policy, "s3:GetObject", "arn:aws:s3:::home/ops/x", {"aws:username": ["dev"]}) is Decision.IMPLICIT_DENY
     )
     assert evaluate(policy, "s3:GetObject", "arn:aws:s3:::home/dev/x", {}) is Decision.IMPLICIT_DENY
+
+
+@pytest.mark.parametrize(
+    ("name", "normalized"),
+    [
+        ("App.Dev.Example.COM.", "app.dev.example.com"),
+        ("*.example.com", "\\052.example.com"),  # as Route 53 writes it: \ and the octal code
+        ("\\052.example.com.", "\\052.example.com"),
+        ("_a1b2c3.example.com", "_a1b2c3.example.com"),  # ACM's validation records
+        ("a\\056b.example.com", "a\\056b.example.com"),  # an escaped dot is part of its label
+        ("\\Www.example.com", "www.example.com"),
+    ],
+)
+def test_record_names_are_normalized_as_route53_normalizes_them(name: str, normalized: str) -> None:
+    assert normalized_record_name(name) == normalized

@@ -40,9 +40,23 @@ def resource_names(env: str, app: str = "movie-app") -> dict[str, str]:
     }
 
 
+def boundary_of(env: str) -> str:
+    return f"stageflow-{'prod' if env == 'prod' else 'nonprod'}-workload-boundary"
+
+
 ENVIRONMENTS = {
-    e: {"app_name": "movie-app", "resource_names": resource_names(e)} for e in ("dev", "staging", "prod", "feature-*")
+    e: {"app_name": "movie-app", "resource_names": resource_names(e), "permissions_boundary_name": boundary_of(e)}
+    for e in ("dev", "staging", "prod", "feature-*")
 }
+# The inventory's domain_name of each (group_vars/<env>.yml; feature-*: feature_domain_name with that name).
+DOMAINS = {
+    "dev": "dev.movie-app.internal",
+    "staging": "staging.movie-app.com",
+    "prod": "movie-app.com",
+    "feature-*": "feature-*.dev.movie-app.internal",
+}
+for _env, _values in ENVIRONMENTS.items():
+    _values["domain_name"] = DOMAINS[_env]
 SCOPES = [
     {
         "name": "nonprod",
@@ -73,11 +87,10 @@ SCOPES = [
 ]
 
 
-def built(scopes=None) -> dict:
+def built(scopes=None, environments=None) -> dict:
     scopes = SCOPES if scopes is None else scopes
-    return access.access_policies(
-        ENVIRONMENTS, scopes, CATALOGUE, ACCOUNT, REGION, "aws", "stageflow-workload-boundary", "stageflow-"
-    )
+    environments = ENVIRONMENTS if environments is None else environments
+    return access.access_policies(environments, scopes, CATALOGUE, ACCOUNT, REGION, "aws", "stageflow-")
 
 
 def statements(result: dict, scope: str) -> list[dict]:
@@ -104,15 +117,18 @@ def test_the_catalogue_names_only_actions_aws_knows_with_their_resource_types() 
 NOT_STAGEFLOWS = (":listener/net/", ":listener-rule/net/", ":rds:*:*:cluster:")
 
 
+# A create's own statement names only what it creates (with the request's tag); the existing resources it acts on (a
+# subnet's VPC) are in ActOnlyOnResourcesTaggedWithTheEnvironment, on * (test_resources_named_by_id_need_the_tag...).
 def elsewhere(finding) -> bool:
     return finding.issue == "RESOURCE_MISMATCH" and all(
-        any(kind in d["required_format"] for kind in NOT_STAGEFLOWS) for d in finding.detail
+        any(kind in d["required_format"] for kind in NOT_STAGEFLOWS) or d["action"] in ap.CREATES
+        for d in finding.detail
     )
 
 
 def test_every_policy_fits_a_managed_policy_and_passes_parliament() -> None:
     result = built()
-    for policy in [*result["policies"], result["boundary"]]:
+    for policy in [*result["policies"], *result["boundaries"]]:
         text = json.dumps(policy["document"])
         assert len(json.dumps(policy["document"], separators=(",", ":"))) <= ap.MANAGED_POLICY_CHARACTERS
         findings = [
@@ -152,11 +168,50 @@ def test_roles_are_created_only_with_the_boundary_and_passed_only_to_the_workloa
     by_sid = {s["Sid"]: s for s in statements(result, "nonprod")}
     create = by_sid["CreateTheEnvironmentsRolesOnlyWithTheBoundary"]
     assert "iam:CreateRole" in create["Action"]
-    boundary = f"arn:aws:iam::{ACCOUNT}:policy/stageflow-workload-boundary"
+    boundary = f"arn:aws:iam::{ACCOUNT}:policy/stageflow-nonprod-workload-boundary"
     assert create["Condition"] == {"ArnEquals": {"iam:PermissionsBoundary": boundary}}
     attach = by_sid["AttachOnlyTheWorkloadsManagedPolicies"]
     assert attach["Condition"]["ArnEquals"]["iam:PolicyARN"] == sorted(WORKLOAD)
     assert by_sid["PassOnlyTheEnvironmentsRolesToTheWorkload"]["Condition"]["StringEquals"]["iam:PassedToService"]
+
+
+def test_each_deployer_scope_has_a_boundary_of_its_own_reaching_only_its_environments() -> None:
+    result = built()
+    boundaries = {b["scope"]: b for b in result["boundaries"]}
+    assert sorted(boundaries) == ["nonprod", "prod"]
+    assert boundaries["prod"]["name"] == "stageflow-prod-workload-boundary"
+    nonprod = json.dumps(boundaries["nonprod"]["document"])
+    prod = json.dumps(boundaries["prod"]["document"])
+    # The nonprod boundary: dev's, staging's and feature environments' secrets, clusters and logs; nothing of prod's.
+    assert "secret:stageflow/dev/movie-app/*" in nonprod and "secret:stageflow/feature-*/movie-app/*" in nonprod
+    assert "prod" not in nonprod.replace("nonprod", "")
+    # Prod's: its own, and the images of dev's repositories it runs (pulled, never its secrets or logs).
+    assert "secret:stageflow/prod/movie-app/*" in prod and "cluster/prod-movie-app-cluster" in prod
+    assert "repository/dev-movie-app-server-repo" in prod
+    assert "stageflow/dev/" not in prod and "stageflow/staging/" not in prod and "dev-movie-app-cluster" not in prod
+    for boundary in boundaries.values():
+        allows = [s for s in boundary["document"]["Statement"] if s["Effect"] == "Allow"]
+        assert all(s["Resource"] != "*" for s in allows if "secretsmanager:GetSecretValue" in s["Action"])
+    # Each deployer creates roles only with its own.
+    create = {
+        scope: next(s for s in statements(result, scope) if s["Sid"] == "CreateTheEnvironmentsRolesOnlyWithTheBoundary")
+        for scope in ("nonprod", "prod")
+    }
+    for scope, statement in create.items():
+        assert statement["Condition"]["ArnEquals"]["iam:PermissionsBoundary"] == boundaries[scope]["arn"]
+
+
+def test_provisioning_builds_the_same_boundaries_without_the_catalogue() -> None:
+    assert access.access_boundaries(ENVIRONMENTS, SCOPES, ACCOUNT, REGION) == built()["boundaries"]
+
+
+def test_scopes_sharing_a_boundary_or_a_scope_naming_two_are_refused() -> None:
+    shared = {e: {**v, "permissions_boundary_name": "stageflow-workload-boundary"} for e, v in ENVIRONMENTS.items()}
+    with pytest.raises(AnsibleFilterError, match="nonprod, prod share the permissions boundary stageflow-workload"):
+        built(environments=shared)
+    mixed = {**ENVIRONMENTS, "staging": {**ENVIRONMENTS["staging"], "permissions_boundary_name": "other"}}
+    with pytest.raises(AnsibleFilterError, match="nonprod: its environments must name one permissions_boundary_name"):
+        built(environments=mixed)
 
 
 def test_the_read_only_identity_has_no_write_action() -> None:
@@ -198,11 +253,11 @@ def test_the_trust_policy_pins_the_repository_and_the_github_environments() -> N
 
 
 # The writes AWS's Service Authorization Reference defines on no resource, or on resources named by generated ids
-# with no condition key (Route 53's zones: docs/security.md, known gap). Any other write on "*" must have a condition.
+# with no condition key (Route 53's zones: docs/security.md says why each is safe enough). Any other write on "*" must
+# have a condition (Route 53's record changes: the record names).
 WRITES_ONLY_ON_ANY = {
     "acm:RequestCertificate",
     "ecs:DeregisterTaskDefinition",
-    "route53:ChangeResourceRecordSets",
     "route53:ChangeTagsForResource",
     "route53:CreateHostedZone",
     "route53:DeleteHostedZone",
@@ -233,3 +288,160 @@ def test_the_prod_deployer_reads_no_secret_or_parameter_of_the_environments_it_o
         assert arns or action != "secretsmanager:GetSecretValue"  # provisioning reads its own database secret
         public = f"arn:aws:ssm:{REGION}::parameter/aws/service/*"  # AWS's own (the ECS-optimized AMI)
         assert all("/prod/" in arn or ":prod/" in arn or arn == public for arn in arns), (action, arns)
+
+
+def record_statements(result: dict, scope: str) -> list[dict]:
+    return [s for s in statements(result, scope) if "route53:ChangeResourceRecordSets" in s["Action"]]
+
+
+def test_each_deployer_changes_only_the_dns_records_of_its_own_domains() -> None:
+    key = "route53:ChangeResourceRecordSetsNormalizedRecordNames"
+    result = built()
+    (nonprod,) = record_statements(result, "nonprod")
+    assert (nonprod["Effect"], nonprod["Action"], nonprod["Resource"]) == (
+        "Allow",
+        ["route53:ChangeResourceRecordSets"],
+        "arn:aws:route53:::hostedzone/*",
+    )
+    assert nonprod["Condition"] == {
+        "ForAllValues:StringLike": {
+            key: [
+                "*.dev.movie-app.internal",
+                "*.feature-*.dev.movie-app.internal",
+                "*.staging.movie-app.com",
+                "dev.movie-app.internal",
+                "feature-*.dev.movie-app.internal",
+                "staging.movie-app.com",
+            ]
+        },
+        "Null": {key: "false"},
+    }
+    on_any = [s for s in statements(result, "nonprod") if s["Resource"] == "*"]
+    assert all("route53:ChangeResourceRecordSets" not in s["Action"] for s in on_any)
+    allow, deny = record_statements(result, "prod")
+    assert allow["Condition"]["ForAllValues:StringLike"] == {key: ["*.movie-app.com", "movie-app.com"]}
+    # prod's *.movie-app.com covers staging.movie-app.com: staging's names are denied to it.
+    assert (deny["Effect"], deny["Condition"]) == (
+        "Deny",
+        {"ForAnyValue:StringLike": {key: ["*.staging.movie-app.com", "staging.movie-app.com"]}},
+    )
+    assert record_statements(result, "readonly") == []
+
+
+def test_the_record_name_condition_lets_each_deployer_write_only_its_own_names() -> None:
+    """The statements, evaluated as AWS evaluates them (the local cloud's evaluator), on normalized record names."""
+    from localcloud.iam_policy import Decision, evaluate
+
+    result = built()
+
+    def decision(scope: str, *names: str) -> Decision:
+        document = {"Version": "2012-10-17", "Statement": record_statements(result, scope)}
+        context = {"route53:changeresourcerecordsetsnormalizedrecordnames": list(names)} if names else {}
+        return evaluate([document], "route53:ChangeResourceRecordSets", "arn:aws:route53:::hostedzone/Z1", context)
+
+    for name in ("dev.movie-app.internal", "_a1b2.staging.movie-app.com", "feature-x.dev.movie-app.internal"):
+        assert decision("nonprod", name) is Decision.ALLOW, name
+    for name in ("movie-app.com", "www.movie-app.com", "_a1b2.movie-app.com", "evil-staging.movie-app.com"):
+        assert decision("nonprod", name) is Decision.IMPLICIT_DENY, name
+    assert decision("nonprod", "dev.movie-app.internal", "movie-app.com") is Decision.IMPLICIT_DENY  # ForAllValues
+    for name in ("movie-app.com", "www.movie-app.com", "_a1b2.movie-app.com"):
+        assert decision("prod", name) is Decision.ALLOW, name
+    for name in ("staging.movie-app.com", "www.staging.movie-app.com", "dev.movie-app.internal"):
+        assert decision("prod", name) is not Decision.ALLOW, name
+    assert decision("prod", "movie-app.com", "staging.movie-app.com") is Decision.EXPLICIT_DENY
+    assert decision("nonprod") is Decision.IMPLICIT_DENY  # the key missing: Null refuses what ForAllValues allows
+
+
+def test_a_deployer_environment_without_a_domain_or_sharing_one_is_refused() -> None:
+    with pytest.raises(AnsibleFilterError, match="staging: no domain_name"):
+        built(environments={**ENVIRONMENTS, "staging": {**ENVIRONMENTS["staging"], "domain_name": ""}})
+    with pytest.raises(AnsibleFilterError, match=r"prod and staging \(movie-app.com\) share a domain_name"):
+        built(environments={**ENVIRONMENTS, "staging": {**ENVIRONMENTS["staging"], "domain_name": "Movie-App.com."}})
+
+
+def test_resources_named_by_id_need_the_tag_on_create_and_on_use() -> None:
+    """EC2's (and Backup plans', ACM certificates') statements, evaluated as AWS evaluates them (the local cloud's
+    evaluator): a create needs the request's Environment tag, any other use the resource's, without IfExists."""
+    from localcloud.iam_policy import Decision, evaluate
+
+    documents = [p["document"] for p in built()["policies"] if p["scope"] == "nonprod"]
+    ec2 = f"arn:aws:ec2:{REGION}:{ACCOUNT}"
+
+    def decision(action: str, arn: str, resource_env: str = "", request_env: str = "", create: str = "") -> Decision:
+        context = {"aws:resourcetag/environment": [resource_env]} if resource_env else {}
+        if request_env:
+            context["aws:requesttag/environment"] = [request_env]
+        if create:
+            context["ec2:createaction"] = [create]
+        return evaluate(documents, action, arn, context)
+
+    allowed = [
+        ("ec2:CreateVpc", f"{ec2}:vpc/*", "", "dev", ""),
+        ("ec2:CreateVpc", f"{ec2}:vpc/*", "", "feature-x", ""),
+        ("ec2:CreateSubnet", f"{ec2}:subnet/*", "", "staging", ""),
+        ("ec2:CreateSubnet", f"{ec2}:vpc/vpc-1", "staging", "staging", ""),  # in its environment's VPC
+        ("ec2:CreateTags", f"{ec2}:vpc/*", "", "dev", "CreateVpc"),  # tagging on create
+        ("ec2:CreateTags", f"{ec2}:vpc/vpc-1", "dev", "", ""),  # a Name tag on its own VPC
+        ("ec2:DeleteSecurityGroup", f"{ec2}:security-group/sg-1", "dev", "", ""),
+        ("ec2:RunInstances", f"arn:aws:ec2:{REGION}::image/ami-1", "", "dev", ""),  # AWS's AMI, untagged
+        ("ec2:RunInstances", f"{ec2}:instance/*", "", "dev", ""),
+        ("ec2:RunInstances", f"{ec2}:subnet/subnet-1", "dev", "dev", ""),
+        ("ec2:CreateSnapshot", f"arn:aws:ec2:{REGION}::snapshot/*", "", "dev", ""),
+        ("backup:GetBackupPlan", f"arn:aws:backup:{REGION}:{ACCOUNT}:backup-plan:p1", "dev", "", ""),
+        ("acm:RequestCertificate", "*", "", "dev", ""),
+    ]
+    refused = [
+        ("ec2:CreateVpc", f"{ec2}:vpc/*", "", "", ""),  # untagged
+        ("ec2:CreateVpc", f"{ec2}:vpc/*", "", "prod", ""),
+        ("ec2:CreateSecurityGroup", f"{ec2}:security-group/*", "", "", ""),
+        ("ec2:CreateSubnet", f"{ec2}:vpc/vpc-1", "", "dev", ""),  # in an untagged VPC (the default VPC's)
+        ("ec2:CreateSubnet", f"{ec2}:vpc/vpc-1", "prod", "dev", ""),  # in prod's VPC
+        ("ec2:CreateTags", f"{ec2}:vpc/vpc-1", "", "dev", ""),  # adopting an untagged VPC
+        ("ec2:CreateTags", f"{ec2}:vpc/vpc-1", "dev", "prod", ""),  # moving its own VPC to prod
+        ("ec2:CreateTags", f"{ec2}:vpc/vpc-1", "prod", "dev", "CreateVpc"),
+        ("ec2:DeleteSecurityGroup", f"{ec2}:security-group/sg-1", "", "", ""),  # a VPC's default group
+        ("ec2:DeleteSecurityGroup", f"{ec2}:security-group/sg-1", "prod", "", ""),
+        ("ec2:RunInstances", f"{ec2}:instance/*", "", "", ""),  # an untagged launch
+        ("ec2:RunInstances", f"{ec2}:image/ami-1", "", "dev", ""),  # an account's own AMI: not AWS's
+        ("ec2:AuthorizeSecurityGroupIngress", f"{ec2}:security-group/sg-1", "", "", ""),
+        ("backup:CreateBackupPlan", f"arn:aws:backup:{REGION}:{ACCOUNT}:backup-plan:*", "", "", ""),
+        ("acm:RequestCertificate", "*", "", "", ""),
+    ]
+    for case in allowed:
+        assert decision(*case) is Decision.ALLOW, case
+    for case in refused:
+        assert decision(*case) is not Decision.ALLOW, case
+    # No IfExists lets an untagged resource pass, but on the scalable targets (registered untagged, docs/security.md):
+    # a request's tag is tested IfExists only beside the resource's, tested without.
+    for scope in ("nonprod", "prod"):
+        for statement in statements(built(), scope):
+            condition = statement.get("Condition", {})
+            if any("IfExists" in operator for operator in condition):
+                assert set(statement["Action"]) <= set(ap.UNTAGGED_AFTER_CREATE) or condition["StringLike"] == {
+                    "aws:ResourceTag/Environment": ["prod"] if scope == "prod" else ["dev", "feature-*", "staging"]
+                }, statement["Sid"]
+
+
+def test_what_each_action_creates_and_the_arns_of_resources_named_by_id_follow_the_reference() -> None:
+    from localcloud.resources import _TEMPLATE_VARIABLE, reference
+
+    services = reference()
+    for action, kinds in ap.CREATES.items():
+        prefix, name = action.split(":", 1)
+        listed = dict(services[prefix].actions[name])
+        assert set(kinds) <= set(listed), action
+        if prefix == "ec2":  # the reference lists aws:RequestTag per resource type for EC2 only
+            assert set(kinds) == services[prefix].creates[name], action
+    creating = {
+        a
+        for a, i in CATALOGUE.items()
+        if a.startswith("ec2:") and i["access"] == "Write" and services["ec2"].creates[a.split(":", 1)[1]]
+    }
+    assert creating <= set(ap.CREATES), creating - set(ap.CREATES)
+    for action, kinds in [*ap.CREATES.items(), *ap.AWS_OWNED.items()]:
+        prefix = action.split(":", 1)[0]
+        for kind in kinds:
+            template = _TEMPLATE_VARIABLE.sub("*", services[prefix].templates[kind])
+            expected = template.replace("arn:*:", "arn:aws:", 1).replace(":*:", f":{REGION}:", 1)
+            expected = expected.replace(":*:", f":{ACCOUNT}:", 1) if f"{REGION}::" not in expected else expected
+            assert ap._id_arn(action, kind, ACCOUNT, REGION, "aws") == expected, (action, kind)

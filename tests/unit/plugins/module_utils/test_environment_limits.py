@@ -36,7 +36,8 @@ def settings(env: str, group: str | None = None, **changes) -> dict:
         key: render(template, environment_name=env, app_name=values["app_name"])
         for key, template in SHARED["resource_names"].items()
     }
-    values["domain_name"] = render(values["domain_name"], environment_name=env)
+    feature_domain_name = render(SHARED["feature_domain_name"], environment_name=env)  # feature.yml's domain_name
+    values["domain_name"] = render(values["domain_name"], environment_name=env, feature_domain_name=feature_domain_name)
     for key, value in changes.items():
         if isinstance(value, dict):
             values[key] = {**values[key], **value}
