@@ -61,6 +61,7 @@ from urllib.parse import unquote, urlsplit
 
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.utils import utcnow
+from moto.ecs.models import ecs_backends
 from moto.iam.models import iam_backends
 from moto.sts.models import sts_backends
 from moto.utilities.utils import get_partition
@@ -216,11 +217,28 @@ def _request_context(call: Call) -> dict[str, list[str]]:
         cluster = params.get("cluster") or "default"
         arn = cluster if cluster.startswith("arn:") else call.arn("ecs", "cluster", ClusterName=cluster)
         context["ecs:cluster"] = [arn]
+    if operation.prefix == "ecs" and isinstance(params.get("taskDefinition"), str):
+        context["ecs:task-definition"] = [_task_definition_arn(call, params["taskDefinition"])]
+    if operation.iam_action == "cloudwatch:PutMetricAlarm" and params.get("AlarmActions"):
+        context["cloudwatch:alarmactions"] = [str(a) for a in params["AlarmActions"]]
     if operation.prefix == "s3" and params.get("Prefix") is not None:
         context["s3:prefix"] = [params["Prefix"]]
     if operation.iam_action == "route53:ChangeResourceRecordSets":
         context.update(_record_set_context(params))
     return context
+
+
+def _task_definition_arn(call: Call, named: str) -> str:
+    """The ARN of the task definition a request names (ecs:task-definition): an ARN, family:revision, or a family
+    (its latest active revision, as ECS resolves it)."""
+    if named.startswith("arn:"):
+        return named
+    family, _, revision = named.partition(":")
+    if not revision:
+        found = guarded(lambda: call.backend(ecs_backends).describe_task_definition(family))
+        if found is not None:
+            return found.arn
+    return call.arn("ecs", "task-definition", TaskDefinitionFamilyName=family, TaskDefinitionRevisionNumber=revision)
 
 
 _RECORD_NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")

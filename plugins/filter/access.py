@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
@@ -49,13 +50,19 @@ def _boundaries(envs, scopes, account, region, partition):
     return found
 
 
-def access_boundaries(environments, scopes, account, region, partition="aws"):
+def access_boundaries(environments, scopes, account, region, partition="aws", environment=""):
     """[{name, arn, scope, document}]: each deployer scope's permissions boundary (what provisioning needs, without
-    the catalogue)."""
+    the catalogue); with `environment`, only the boundary of the scope it belongs to (none when it is in none)."""
     try:
-        return _boundaries(_names(environments, scopes), scopes, account, region, partition)
+        found = _boundaries(_names(environments, scopes), scopes, account, region, partition)
     except (ap.AccessError, KeyError, TypeError) as exc:
         raise AnsibleFilterError(str(exc)) from exc
+    if environment:
+        members = {
+            s["name"] for s in scopes if any(fnmatch.fnmatchcase(environment, e) for e in s.get("environments", []))
+        }
+        found = [b for b in found if b["scope"] in members]
+    return found
 
 
 def access_policies(environments, scopes, catalogue, account, region, partition="aws", prefix=""):

@@ -77,6 +77,9 @@ UNSCOPABLE = ("route53:hostedzone", "route53:change")
 RECORD_NAME_SCOPED = ("route53:ChangeResourceRecordSets",)
 RECORD_NAMES_KEY = "route53:ChangeResourceRecordSetsNormalizedRecordNames"
 TAG_KEY = "Environment"
+# ECS actions that name the task definition a service or task runs (condition key ecs:task-definition).
+TASK_DEFINITION_PINNED = {"ecs:CreateService", "ecs:UpdateService", "ecs:RunTask", "ecs:StartTask"}
+PUBLIC_PARAMETERS = "::parameter/aws/service/"
 WORKLOAD_SERVICES = ("ecs-tasks.amazonaws.com", "ec2.amazonaws.com", "backup.amazonaws.com")
 MANAGED_POLICY_CHARACTERS = 6144
 ADMIN_POLICIES = ("arn:aws:iam::aws:policy/AdministratorAccess", "arn:aws:iam::aws:policy/IAMFullAccess")
@@ -389,14 +392,41 @@ def deployer_policy(scope, envs, catalogue, account, region, boundary_arn, parti
         elif kind == "tag":
             tagged.add(action)
         elif kind == "arn":
+            read = info.get("access") in READ_LEVELS
             for names in own:
-                scoped[action] += _environment_arns(
-                    action, types, names, account, region, partition, info.get("access") in READ_LEVELS
-                )
-            if info.get("access") in READ_LEVELS and not action.startswith(DATA_OF_OTHERS):
-                for names in reads + images:
+                arns = _environment_arns(action, types, names, account, region, partition, read)
+                # AWS's public parameters (the ECS-optimized AMI) are read, never written.
+                scoped[action] += [a for a in arns if read or PUBLIC_PARAMETERS not in a]
+            if read and not action.startswith(DATA_OF_OTHERS):
+                # The environments it reads (a promotion's source), and of its image sources only the repositories.
+                for names in reads + (images if service == "ecr" else []):
                     for resource_type in types:
                         scoped[action] += _arns(service, resource_type, names, account, region, partition) or []
+    pinned = {a: scoped.pop(a) for a in sorted(TASK_DEFINITION_PINNED) if a in scoped}
+    if pinned:
+        # A service of the scope runs only the scope's task definitions: else a deployer could run another
+        # environment's (its execution role, its secrets) in a cluster it controls.
+        families = sorted({f"arn:{partition}:ecs:{region}:{account}:task-definition/{n['task_family']}:*" for n in own})
+        statements.append(
+            _statement(
+                "ServicesRunOnlyTheScopesTaskDefinitions",
+                list(pinned),
+                sorted({arn for arns in pinned.values() for arn in arns}),
+                {"ArnLikeIfExists": {"ecs:task-definition": families}},
+            )
+        )
+    alarms = scoped.pop("cloudwatch:PutMetricAlarm", None)
+    if alarms:
+        # Stageflow's alarms act on nothing (releases read them); an alarm whose action is another environment's
+        # scaling policy or a topic would act outside the scope.
+        statements.append(
+            _statement(
+                "AlarmsThatActOnNothing",
+                ["cloudwatch:PutMetricAlarm"],
+                sorted(set(alarms)),
+                {"Null": {"cloudwatch:AlarmActions": "true"}},
+            )
+        )
     if star:
         statements.append(_statement("ActionsAwsAllowsOnlyOnAnyResource", star, "*"))
     if records:

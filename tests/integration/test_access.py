@@ -140,6 +140,17 @@ def test_the_non_prod_deployer_releases_to_dev_and_staging_and_cannot_touch_prod
             DBInstanceIdentifier="prod-movie-app-db", SkipFinalSnapshot=True
         )
     )
+    # Nor run prod's task definition (its execution role puts prod's secrets into the container) in its own cluster.
+    dev_before = live(envs, "dev")
+    message = denied(
+        lambda: ecs.update_service(
+            cluster="dev-movie-app-cluster",
+            service=dev_before["service"]["serviceName"],
+            taskDefinition=prod_before["task_definition"],
+        )
+    )
+    assert "ecs:UpdateService" in message
+    assert live(envs, "dev")["task_definition"] == dev_before["task_definition"]
     prod_after = live(envs, "prod")
     assert prod_after["weights"] == prod_before["weights"]
     assert prod_after["task_definition"] == prod_before["task_definition"]
@@ -234,8 +245,11 @@ def test_a_deployer_creates_roles_only_within_its_scopes_boundary(envs: Cloud, a
     assert escaped.get_secret_value(SecretId=dev_secret)["SecretString"]
     assert "no permissions boundary allows" in denied(lambda: escaped.get_secret_value(SecretId=prod_secret))
 
-    # Provisioning gave each environment's roles its scope's boundary.
     root = envs.client("iam")
+    root.delete_role_policy(RoleName=name, PolicyName="every-secret")
+    root.delete_role(RoleName=name)
+
+    # Provisioning gave each environment's roles its scope's boundary.
     for env, boundary in (("dev", nonprod), ("staging", nonprod), ("prod", prod)):
         role = root.get_role(RoleName=f"{env}-movie-app-cluster-task-execution")["Role"]
         assert role["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary, env

@@ -1077,3 +1077,66 @@ def test_policy_variables_and_a_missing_context_key_in_resources() -> None:
 )
 def test_record_names_are_normalized_as_route53_normalizes_them(name: str, normalized: str) -> None:
     assert normalized_record_name(name) == normalized
+
+
+def test_a_service_may_be_given_only_the_task_definitions_and_alarms_only_the_actions_a_policy_allows(
+    world: World,
+) -> None:
+    """ecs:task-definition (the task definition a request names, resolved to its ARN) and cloudwatch:AlarmActions."""
+    iam = world.root("iam")
+    iam.create_user(UserName="pinned")
+    iam.put_user_policy(
+        UserName="pinned",
+        PolicyName="services",
+        PolicyDocument=document(
+            {
+                "Effect": "Allow",
+                "Action": ["ecs:UpdateService", "ecs:RegisterTaskDefinition"],
+                "Resource": "*",
+                "Condition": {"ArnLikeIfExists": {"ecs:task-definition": arn("ecs", "task-definition/dev-app:*")}},
+            },
+            {
+                "Effect": "Allow",
+                "Action": "cloudwatch:PutMetricAlarm",
+                "Resource": "*",
+                "Condition": {"Null": {"cloudwatch:AlarmActions": "true"}},
+            },
+        ),
+    )
+    key = iam.create_access_key(UserName="pinned")["AccessKey"]
+    creds = {"aws_access_key_id": key["AccessKeyId"], "aws_secret_access_key": key["SecretAccessKey"]}
+    root_ecs, ecs = world.root("ecs"), world.client("ecs", **creds)
+    root_ecs.create_cluster(clusterName="dev")
+    for family in ("dev-app", "prod-app"):
+        root_ecs.register_task_definition(
+            family=family, containerDefinitions=[{"name": "c", "image": "i", "memory": 64}]
+        )
+
+    def refused(call) -> str:
+        with pytest.raises(ClientError) as raised:
+            call()
+        return raised.value.response["Error"]["Message"]
+
+    for named in ("prod-app", "prod-app:1", arn("ecs", "task-definition/prod-app:1")):
+        message = refused(lambda named=named: ecs.update_service(cluster="dev", service="web", taskDefinition=named))
+        assert "is not authorized to perform: ecs:UpdateService" in message, named
+    # Allowed (ECS then answers that the service does not exist): its own family, or no task definition at all.
+    for kwargs in ({"taskDefinition": "dev-app"}, {"desiredCount": 1}):
+        with pytest.raises(ClientError) as raised:
+            ecs.update_service(cluster="dev", service="web", **kwargs)
+        assert "not authorized" not in raised.value.response["Error"]["Message"], kwargs
+
+    cloudwatch = world.client("cloudwatch", **creds)
+    alarm = {
+        "AlarmName": "dev-5xx",
+        "MetricName": "HTTPCode_Target_5XX_Count",
+        "Namespace": "AWS/ApplicationELB",
+        "Statistic": "Sum",
+        "Period": 60,
+        "EvaluationPeriods": 1,
+        "Threshold": 1.0,
+        "ComparisonOperator": "GreaterThanThreshold",
+    }
+    cloudwatch.put_metric_alarm(**alarm)
+    action = f"arn:aws:autoscaling:us-east-1:{ACCOUNT}:scalingPolicy:x:autoScalingGroupName/prod-asg:policyName/out"
+    assert "not authorized" in refused(lambda: cloudwatch.put_metric_alarm(**alarm, AlarmActions=[action]))

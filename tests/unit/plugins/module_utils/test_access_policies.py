@@ -155,6 +155,24 @@ def test_the_non_prod_deployer_changes_only_dev_staging_and_feature_resources() 
     )
 
 
+def test_a_service_runs_only_its_scopes_task_definitions() -> None:
+    for scope, family in (("nonprod", "dev-movie-app-task"), ("prod", "prod-movie-app-task")):
+        pinned = next(s for s in statements(built(), scope) if s["Sid"] == "ServicesRunOnlyTheScopesTaskDefinitions")
+        assert {"ecs:CreateService", "ecs:UpdateService"} <= set(pinned["Action"])
+        families = pinned["Condition"]["ArnLikeIfExists"]["ecs:task-definition"]
+        assert f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{family}:*" in families
+        assert all(("prod-" in f) == (scope == "prod") for f in families), families
+        others = [s for s in statements(built(), scope) if s["Sid"] != pinned["Sid"]]
+        assert not any("ecs:UpdateService" in s["Action"] for s in others if s["Effect"] == "Allow")
+
+
+def test_the_prod_deployer_reads_of_dev_only_its_images() -> None:
+    dev = [arn for s in statements(built(), "prod") for arn in s["Resource"] if ":dev-" in arn or "/dev-" in arn]
+    assert dev and all(":repository/dev-movie-app-" in arn for arn in dev), dev
+    writes = resources_of(built(), "nonprod", "ssm:PutParameter")
+    assert writes and not any("parameter/aws/service" in arn for arn in writes)
+
+
 def test_the_prod_deployer_reads_staging_but_cannot_change_it() -> None:
     result = built()
     reads = resources_of(result, "prod", "ecs:DescribeServices")
@@ -203,6 +221,16 @@ def test_each_deployer_scope_has_a_boundary_of_its_own_reaching_only_its_environ
 
 def test_provisioning_builds_the_same_boundaries_without_the_catalogue() -> None:
     assert access.access_boundaries(ENVIRONMENTS, SCOPES, ACCOUNT, REGION) == built()["boundaries"]
+
+
+def test_an_environment_gets_only_the_boundary_of_the_scope_it_belongs_to() -> None:
+    def names(env: str) -> list[str]:
+        return [b["name"] for b in access.access_boundaries(ENVIRONMENTS, SCOPES, ACCOUNT, REGION, environment=env)]
+
+    assert names("feature-abc") == names("dev") == ["stageflow-nonprod-workload-boundary"]
+    assert names("prod") == ["stageflow-prod-workload-boundary"]
+    # An environment in no scope (not in promotion_order): no boundary allows its clusters, so provisioning refuses.
+    assert names("qa") == []
 
 
 def test_scopes_sharing_a_boundary_or_a_scope_naming_two_are_refused() -> None:
@@ -416,6 +444,8 @@ def test_resources_named_by_id_need_the_tag_on_create_and_on_use() -> None:
     for scope in ("nonprod", "prod"):
         for statement in statements(built(), scope):
             condition = statement.get("Condition", {})
+            if statement["Sid"] == "ServicesRunOnlyTheScopesTaskDefinitions":
+                continue  # ARN-scoped services; the key is absent when a request changes no task definition
             if any("IfExists" in operator for operator in condition):
                 assert set(statement["Action"]) <= set(ap.UNTAGGED_AFTER_CREATE) or condition["StringLike"] == {
                     "aws:ResourceTag/Environment": ["prod"] if scope == "prod" else ["dev", "feature-*", "staging"]
@@ -445,3 +475,39 @@ def test_what_each_action_creates_and_the_arns_of_resources_named_by_id_follow_t
             expected = template.replace("arn:*:", "arn:aws:", 1).replace(":*:", f":{REGION}:", 1)
             expected = expected.replace(":*:", f":{ACCOUNT}:", 1) if f"{REGION}::" not in expected else expected
             assert ap._id_arn(action, kind, ACCOUNT, REGION, "aws") == expected, (action, kind)
+
+
+def test_the_workload_roles_may_do_their_work_in_their_scope_only() -> None:
+    """Each boundary evaluated as AWS evaluates it (the local cloud's evaluator), on what an ECS agent on a container
+    instance and a task's execution role call: allowed in the scope's environments, refused in the other scope's."""
+    from localcloud.iam_policy import Decision, evaluate
+
+    boundaries = {b["scope"]: [b["document"]] for b in built()["boundaries"]}
+    base = f"{REGION}:{ACCOUNT}"
+
+    def work(env: str) -> list[tuple[str, str]]:
+        cluster = f"{env}-movie-app-cluster"
+        return [
+            ("ecs:RegisterContainerInstance", f"arn:aws:ecs:{base}:cluster/{cluster}"),
+            ("ecs:Poll", f"arn:aws:ecs:{base}:container-instance/{cluster}/0123"),
+            ("ecs:SubmitTaskStateChange", f"arn:aws:ecs:{base}:cluster/{cluster}"),
+            ("secretsmanager:GetSecretValue", f"arn:aws:secretsmanager:{base}:secret:stageflow/{env}/movie-app/db-x1"),
+            ("logs:CreateLogStream", f"arn:aws:logs:{base}:log-group:/stageflow/{env}/movie-app:log-stream:s"),
+            ("logs:PutLogEvents", f"arn:aws:logs:{base}:log-group:/stageflow/{env}/movie-app:log-stream:s"),
+            ("ecr:BatchGetImage", f"arn:aws:ecr:{base}:repository/{env}-movie-app-server-repo"),
+        ]
+
+    for scope, own, other in (("nonprod", ("dev", "staging", "feature-x1"), "prod"), ("prod", ("prod",), "staging")):
+        for env in own:
+            for action, resource in work(env):
+                assert evaluate(boundaries[scope], action, resource, {}) is Decision.ALLOW, (scope, action, resource)
+        for action, resource in work(other):
+            assert evaluate(boundaries[scope], action, resource, {}) is not Decision.ALLOW, (scope, action, resource)
+    # Prod's instances pull the images its releases run, from dev's repositories, and nothing else of dev's.
+    dev = dict(work("dev"))
+    assert evaluate(boundaries["prod"], "ecr:BatchGetImage", dev["ecr:BatchGetImage"], {}) is Decision.ALLOW
+    secret = dev["secretsmanager:GetSecretValue"]
+    assert evaluate(boundaries["prod"], "secretsmanager:GetSecretValue", secret, {}) is not Decision.ALLOW
+    assert (
+        evaluate(boundaries["nonprod"], "iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/x", {}) is Decision.EXPLICIT_DENY
+    )
