@@ -233,7 +233,7 @@ def _task_definition_arn(call: Call, named: str) -> str:
     (its latest active revision, as ECS resolves it)."""
     if named.startswith("arn:"):
         return named
-    family, _, revision = named.partition(":")
+    family, revision = [*named.split(":", 1), ""][:2]
     if not revision:
         found = guarded(lambda: call.backend(ecs_backends).describe_task_definition(family))
         if found is not None:

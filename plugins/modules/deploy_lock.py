@@ -199,6 +199,15 @@ def acquire(module, table, records, env, previous, clock, result):
         if not str(previous.get("purpose", "")).startswith(RELEASE_PURPOSE):
             module.fail_json(msg=f"not a release's lock, so not taken over: {st.held_message(env, previous)}", **result)
         take_over = previous.get("lock_id")
+    elif (
+        p["take_over"]
+        and previous
+        and previous.get("lock_id") == p["take_over"]
+        and str(previous.get("purpose", "")).startswith(RELEASE_PURPOSE)
+    ):
+        # The named release lock's lease ran out, its run dead or late renewing it: taken over by its id all the same,
+        # so that a renewal between this read and the write does not refuse the abort (the write's condition names it).
+        take_over = previous.get("lock_id")
     if records is not None and not p["take_over"]:
         try:
             interrupted = st.open_release(records, env)

@@ -73,6 +73,14 @@ lock:
   description: With O(lock_table), the environment's lock while its lease runs; empty when free.
   returned: always
   type: dict
+lock_seen:
+  description:
+    - With O(lock_table), the environment's lock item as stored, also when its lease has run out (a live run that is
+      late renewing it looks so for a moment); empty when there is none.
+    - What an abort takes over by its id, so that it stops a late run rather than racing it.
+  returned: always
+  type: dict
+  version_added: 0.2.0
 """
 
 try:
@@ -98,13 +106,13 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    lock = {}
+    lock, seen = {}, {}
     try:
         records = st.query_records(module.resource("dynamodb").Table(p["table"]), p["environment"], 0)
         if p["lock_table"]:
             clock = st.Clock()
-            found = st.read_lock(module.resource("dynamodb").Table(p["lock_table"]), p["environment"], clock)
-            lock = found if st.is_held(found, clock.now()) else {}
+            seen = st.read_lock(module.resource("dynamodb").Table(p["lock_table"]), p["environment"], clock) or {}
+            lock = seen if st.is_held(seen, clock.now()) else {}
     except (BotoCoreError, ClientError) as exc:
         module.fail_json_aws(exc, msg=f"the history of {p['environment']} could not be read from {p['table']}")
     if p["lock_table"]:
@@ -118,7 +126,7 @@ def main():
         and (not p["kinds"] or r.get("kind") in p["kinds"])
         and (not p["outcomes"] or r.get("outcome") in p["outcomes"])
     ]
-    module.exit_json(changed=False, records=records[: p["limit"]] if p["limit"] else records, lock=lock)
+    module.exit_json(changed=False, records=records[: p["limit"]] if p["limit"] else records, lock=lock, lock_seen=seen)
 
 
 if __name__ == "__main__":

@@ -154,3 +154,46 @@ def test_records_written_before_the_identity_was_kept_still_read(capsys, dynamod
         ("deploy-prod-2", "bob@b2", caller),
         ("promote-prod-1", "alice", None),
     ]
+
+
+def test_an_abort_takes_over_by_its_id_a_release_lock_whose_lease_ran_out(capsys, dynamodb, caller) -> None:
+    """A live run late renewing its lease looks expired for a moment: the abort names the lock it saw (lock_seen) and
+    takes it over by that id, so a renewal between its read and its write cannot refuse it (the write's condition
+    names the lock)."""
+    late = {"environment": "prod", "lock_id": "promote-1", "owner": "awx:bob (job 7)", "aws_identity": RELEASER,
+            "purpose": "promote staging -> prod", "expires_at": 1}  # fmt: skip
+    dynamodb.Table(LOCKS).put_item(Item=st.to_dynamo(late))
+    read = run(capsys, deployment_record_info, table=RECORDS, environment="prod", lock_table=LOCKS)
+    assert read["lock"] == {} and read["lock_seen"]["lock_id"] == "promote-1"
+    taken = []
+    original = st.acquire
+    with pytest.MonkeyPatch.context() as patch:
+        # The late run renews its lease between the abort's read and its write.
+        def renewed_first(table, item, now, take_over=None):
+            table.update_item(Key={"environment": "prod"}, UpdateExpression="SET expires_at = :e",
+                              ExpressionAttributeValues={":e": 4102444800})  # fmt: skip
+            taken.append(take_over)
+            return original(table, item, now, take_over)
+
+        patch.setattr(deploy_lock.st, "acquire", renewed_first)
+        run(capsys, deploy_lock, table=LOCKS, environment="prod", lock_id="abort-1", purpose="abort promote-1: killed",
+            take_over="promote-1")  # fmt: skip
+    assert taken == ["promote-1"]
+    lock = stored_lock(dynamodb)
+    assert lock["lock_id"] == "abort-1" and lock["took_over"] == "promote-1"
+
+
+def test_a_provisions_expired_lock_is_not_taken_over_by_id(capsys, dynamodb, caller) -> None:
+    dynamodb.Table(LOCKS).put_item(
+        Item=st.to_dynamo({"environment": "prod", "lock_id": "provision-1", "purpose": "provision", "expires_at": 1})
+    )
+    run(
+        capsys,
+        deploy_lock,
+        table=LOCKS,
+        environment="prod",
+        lock_id="abort-1",
+        purpose="abort",
+        take_over="provision-1",
+    )
+    assert stored_lock(dynamodb)["took_over_expired"] == "provision-1"
