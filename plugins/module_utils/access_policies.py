@@ -402,31 +402,24 @@ def deployer_policy(scope, envs, catalogue, account, region, boundary_arn, parti
                 for names in reads + (images if service == "ecr" else []):
                     for resource_type in types:
                         scoped[action] += _arns(service, resource_type, names, account, region, partition) or []
-    pinned = {a: scoped.pop(a) for a in sorted(TASK_DEFINITION_PINNED) if a in scoped}
-    if pinned:
+    families = sorted({f"arn:{partition}:ecs:{region}:{account}:task-definition/{n['task_family']}:*" for n in own})
+    conditioned = (
         # A service of the scope runs only the scope's task definitions: else a deployer could run another
         # environment's (its execution role, its secrets) in a cluster it controls.
-        families = sorted({f"arn:{partition}:ecs:{region}:{account}:task-definition/{n['task_family']}:*" for n in own})
-        statements.append(
-            _statement(
-                "ServicesRunOnlyTheScopesTaskDefinitions",
-                list(pinned),
-                sorted({arn for arns in pinned.values() for arn in arns}),
-                {"ArnLikeIfExists": {"ecs:task-definition": families}},
-            )
-        )
-    alarms = scoped.pop("cloudwatch:PutMetricAlarm", None)
-    if alarms:
+        (
+            "ServicesRunOnlyTheScopesTaskDefinitions",
+            sorted(TASK_DEFINITION_PINNED),
+            {"ArnLikeIfExists": {"ecs:task-definition": families}},
+        ),
         # Stageflow's alarms act on nothing (releases read them); an alarm whose action is another environment's
         # scaling policy or a topic would act outside the scope.
-        statements.append(
-            _statement(
-                "AlarmsThatActOnNothing",
-                ["cloudwatch:PutMetricAlarm"],
-                sorted(set(alarms)),
-                {"Null": {"cloudwatch:AlarmActions": "true"}},
-            )
-        )
+        ("AlarmsThatActOnNothing", ["cloudwatch:PutMetricAlarm"], {"Null": {"cloudwatch:AlarmActions": "true"}}),
+    )
+    for sid, actions, condition in conditioned:
+        taken = {action: scoped.pop(action) for action in actions if action in scoped}
+        if taken:
+            resources = sorted({arn for arns in taken.values() for arn in arns})
+            statements.append(_statement(sid, list(taken), resources, condition))
     if star:
         statements.append(_statement("ActionsAwsAllowsOnlyOnAnyResource", star, "*"))
     if records:
