@@ -1,4 +1,4 @@
-"""python -m localcloud [--port N] [--rollout-seconds S] [--seed N]
+"""python -m localcloud [--port N] [--rollout-seconds S] [--seed N] [--snapshot-dir DIR]
 
 Prints one line, "localcloud ready at http://127.0.0.1:<port>", when it accepts calls;
 stops cleanly on SIGINT and SIGTERM; exits 2 with a message when the port is taken.
@@ -29,6 +29,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="how long an ECS deployment takes to reach a steady state (default 3)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for weighted routing (default 0)")
+    parser.add_argument(
+        "--snapshot-dir",
+        help="the folder snapshots are exported to and imported from (/_localcloud/snapshots/<name>/export, import)",
+    )
     parser.add_argument("--port-file", help="also write the port number to this file when ready")
     args = parser.parse_args(argv)
     if args.host != HOST:
@@ -42,7 +46,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    cloud = LocalCloud(port=args.port, rollout_seconds=args.rollout_seconds, seed=args.seed)
+    cloud = LocalCloud(
+        port=args.port, rollout_seconds=args.rollout_seconds, seed=args.seed, snapshot_dir=args.snapshot_dir
+    )
     try:
         url = cloud.start()
     except PortInUseError as exc:

@@ -168,11 +168,24 @@ class LocalCloudClient:
 
     def restore_snapshot(self, name: str) -> bool:
         """Put the cloud back to the state saved as `name`; False when there is no such snapshot."""
-        status, answer = self.request("POST", f"/_localcloud/snapshots/{name}/restore")
+        return self._snapshot_found(name, "restore")
+
+    def export_snapshot(self, name: str) -> str:
+        """Write the saved snapshot `name` to the local cloud's --snapshot-dir, for another local cloud to import; the
+        file's path."""
+        return self._ok("POST", f"/_localcloud/snapshots/{name}/export")["path"]
+
+    def import_snapshot(self, name: str) -> bool:
+        """Read `name` from the local cloud's --snapshot-dir and keep it (restore_snapshot then applies it); False when
+        no such file was exported."""
+        return self._snapshot_found(name, "import")
+
+    def _snapshot_found(self, name: str, verb: str) -> bool:
+        status, answer = self.request("POST", f"/_localcloud/snapshots/{name}/{verb}")
         if status == 404:
             return False
         if status >= 400:
-            raise RuntimeError(f"restoring snapshot {name} answered {status}: {answer}")
+            raise RuntimeError(f"snapshot {name}: {verb} answered {status}: {answer}")
         return True
 
     def snapshots(self) -> list[str]:

@@ -81,7 +81,9 @@ def _master_password_digest(identifier: str) -> str | None:
 class LocalCloud:
     """Start, use and stop one local cloud. One per process: moto's state is global."""
 
-    def __init__(self, port: int = 0, rollout_seconds: float = 3.0, seed: int = 0) -> None:
+    def __init__(
+        self, port: int = 0, rollout_seconds: float = 3.0, seed: int = 0, snapshot_dir: str | None = None
+    ) -> None:
         # AWS accounts have the AWS-managed IAM policies (AmazonECSTaskExecutionRolePolicy ...);
         # moto loads them only on request.
         os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
@@ -90,6 +92,7 @@ class LocalCloud:
         self.emulator = EcsEmulator(self.faults, self.settings)
         self.emulator.install()
         self.snapshots = Snapshots(self.emulator)
+        self.snapshot_dir = snapshot_dir  # where snapshots are exported to and imported from; None: neither
         self.authorizer = Authorizer()
         fidelity.install()
         self._requested_port = port
@@ -291,7 +294,7 @@ class LocalCloud:
                     "GET|DELETE /_localcloud/unresolved",
                     "GET /_localcloud/snapshots",
                     "PUT|DELETE /_localcloud/snapshots/<name>",
-                    "POST /_localcloud/snapshots/<name>/restore",
+                    "POST /_localcloud/snapshots/<name>/restore|export|import",
                     "PUT /_localcloud/faults/<name>",
                     "DELETE /_localcloud/faults/<name>",
                     "PUT /_localcloud/settings",
@@ -319,7 +322,28 @@ class LocalCloud:
             except KeyError:
                 return self._json(start_response, 404, {"error": f"no snapshot named '{name}'"})
             return self._json(start_response, 200, {"restored": name})
+        if parts[1:] in (["export"], ["import"]) and method == "POST":
+            return self._snapshot_file(name, parts[1], start_response)
         return self._json(start_response, 405, {"error": f"unknown snapshot request {method} {'/'.join(parts)}"})
+
+    def _snapshot_file(self, name: str, verb: str, start_response: StartResponse) -> list[bytes]:
+        """Export the saved snapshot `name` to <snapshot dir>/<name>.pickle, or import it from there as `name`."""
+        if not self.snapshot_dir:
+            return self._json(
+                start_response, 409, {"error": "start the local cloud with --snapshot-dir to share snapshots"}
+            )
+        path = os.path.join(self.snapshot_dir, f"{name}.pickle")
+        try:
+            if verb == "export":
+                return self._json(
+                    start_response, 200, {"exported": name, "path": path, "bytes": self.snapshots.export(name, path)}
+                )
+            self.snapshots.import_(name, path)
+        except KeyError:
+            return self._json(start_response, 404, {"error": f"no snapshot named '{name}'"})
+        except FileNotFoundError:
+            return self._json(start_response, 404, {"error": f"no exported snapshot {path}"})
+        return self._json(start_response, 200, {"imported": name, "path": path})
 
     def _control_faults(self, method: str, parts: list[str], body: bytes, start_response: StartResponse) -> list[bytes]:
         if not parts:

@@ -28,6 +28,7 @@ BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 
 from localcloud.client import spawn  # noqa: E402
+from tests.integration.releases import ENVIRONMENTS  # noqa: E402
 
 ANSIBLE_TEST_PIP_VERSION = "24.2"
 # Development files that must not reach the collection tarball.
@@ -55,9 +56,11 @@ class Result:
     notes: list[str] = field(default_factory=list)
     log: Path | None = None  # where its commands' output goes; None: this process's output
     started: float = 0.0  # time.monotonic() when it started
+    cpu: float = 0.0  # CPU seconds of its commands and everything they started (local clouds included)
 
     def add(self, other: Result) -> None:
         self.ok = self.ok and other.ok
+        self.cpu += other.cpu
         self.notes += other.notes
         for key, value in other.counts.items():
             self.counts[key] = self.counts.get(key, 0) + value
@@ -68,16 +71,40 @@ def run(cmd: list[str], result: Result, cwd: Path = ROOT, env: dict[str, str] | 
     full_env = {**os.environ, "PATH": path, **(env or {})}
     if result.log is None:
         print(f"\n$ {' '.join(cmd)}", flush=True)
-        proc = subprocess.run(cmd, cwd=cwd, env=full_env, check=False)
+        returncode = wait(subprocess.Popen(cmd, cwd=cwd, env=full_env), result)
     else:
         with result.log.open("a", encoding="utf-8") as sink:
             sink.write(f"\n$ {' '.join(cmd)}\n")
             sink.flush()
-            proc = subprocess.run(cmd, cwd=cwd, env=full_env, stdout=sink, stderr=subprocess.STDOUT, check=False)
-    if proc.returncode != 0:
+            returncode = wait(
+                subprocess.Popen(cmd, cwd=cwd, env=full_env, stdout=sink, stderr=subprocess.STDOUT), result
+            )
+    if returncode != 0:
         result.ok = False
-        result.notes.append(f"FAILED ({proc.returncode}): {' '.join(cmd)}")
-    return proc.returncode == 0
+        result.notes.append(f"FAILED ({returncode}): {' '.join(cmd)}")
+    return returncode == 0
+
+
+def wait(proc: subprocess.Popen, result: Result) -> int:
+    """The command's exit code; its CPU seconds, with those of the processes it waited for, go to the result."""
+    try:
+        _pid, status, usage = os.wait4(proc.pid, 0)
+    except BaseException:  # interrupted (Ctrl-C): the command does not outlive the run
+        proc.kill()
+        proc.wait()
+        raise
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    result.cpu += usage.ru_utime + usage.ru_stime
+    return proc.returncode
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds a running process has used (a local cloud, before it is stopped)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def tool(name: str) -> str:
@@ -130,42 +157,56 @@ def suite_pytest(name: str, *args: str, log: Path | None = None) -> Result:
 
 OUTPUT = ROOT / "tests" / "output"
 # The integration tests run as three pytest processes, each with a local cloud of its own, about equal in time (see
-# docs/performance.md). New test files join the second shard. In the first, the AWX jobs provision dev, staging and
-# prod and leave a snapshot of them that the promotion tests restore instead of provisioning again: keep them together.
+# docs/performance.md). New test files join the provisioning shard. In the releases shard, the AWX jobs provision dev,
+# staging and prod and leave a snapshot of them that the promotion tests restore instead of provisioning again: keep
+# them together.
 RELEASE_FILES = (
     "tests/integration/test_awx_jobs.py",
     "tests/integration/test_promotion.py",
 )
-# The release safety tests (and the real-AWS readiness checks, which read the same environments back) provision dev,
-# staging and prod themselves: a third process, so the releases shard stays about as long as the provisioning one.
-# The secrets test runs its releases at -vvv on the same environments, restored from the snapshot they leave; the
-# least-privilege tests restore them too and act on them as each identity.
+# The release safety tests (and the real-AWS readiness checks, which read the same environments back), the secrets test
+# (its releases at -vvv) and the least-privilege tests (acting on them as each identity) need the same three
+# environments: a third process, which imports the snapshot the AWX jobs export instead of provisioning them again.
 SAFETY_FILES = (
     "tests/integration/test_release_safety.py",
     "tests/integration/test_aws_readiness.py",
     "tests/integration/test_secrets.py",
     "tests/integration/test_access.py",
 )
-INTEGRATION_SHARDS = {  # the longest first
-    "provisioning": ["tests/integration", *(f"--ignore={f}" for f in RELEASE_FILES + SAFETY_FILES)],
+INTEGRATION_SHARDS = {  # the order they start in: the one that exports the shared snapshot first
     "releases": list(RELEASE_FILES),
+    "provisioning": ["tests/integration", *(f"--ignore={f}" for f in RELEASE_FILES + SAFETY_FILES)],
     "safety": list(SAFETY_FILES),
 }
+# Provisionings one shard shares with the others (tests/conftest.py, SHARED_SNAPSHOTS): snapshot name -> the shard that
+# exports it. The others wait for it while that shard has not given up, and provision themselves when it does.
+SHARED = OUTPUT / "snapshots"
+SHARED_PROVISIONINGS = {ENVIRONMENTS: "integration-releases"}
 
 
-def pytest_job(name: str, *args: str) -> Result:
+def share_provisionings() -> None:
+    """A fresh folder for this run's shared snapshots, with the promise of each."""
+    shutil.rmtree(SHARED, ignore_errors=True)
+    SHARED.mkdir(parents=True)
+    for name, shard in SHARED_PROVISIONINGS.items():
+        (SHARED / f"{name}.promised").write_text(shard)
+
+
+def pytest_job(name: str, *args: str, env: dict[str, str] | None = None) -> Result:
     """A pytest process with a local cloud of its own, its output in tests/output/<name>.log."""
     result = Result(name, log=OUTPUT / f"{name}.log")
     junit = OUTPUT / f"{name}.xml"
     junit.unlink(missing_ok=True)
     result.log.write_text("")
-    run([tool("pytest"), *args, "-q", f"--junitxml={junit}"], result, env={"STAGEFLOW_TEST_SHARD": name})
+    run([tool("pytest"), *args, "-q", f"--junitxml={junit}"], result, env={"STAGEFLOW_TEST_SHARD": name, **(env or {})})
     pytest_counts(junit, result)
     return result
 
 
 def integration_shard(shard: str) -> Result:
-    return pytest_job(f"integration-{shard}", *INTEGRATION_SHARDS[shard])
+    return pytest_job(
+        f"integration-{shard}", *INTEGRATION_SHARDS[shard], env={"STAGEFLOW_SHARED_SNAPSHOTS": str(SHARED)}
+    )
 
 
 def molecule_scenarios() -> list[Path]:
@@ -192,6 +233,7 @@ def molecule_scenario(scenario: Path) -> Result:
     try:
         passed = run([tool("molecule"), "test", "-s", name], result, cwd=role, env=env)
     finally:
+        result.cpu += process_cpu(proc.pid)
         proc.terminate()
         proc.wait(timeout=20)
     result.counts = {"scenarios": 1, "scenarios passed": int(passed)}
@@ -290,6 +332,7 @@ def molecule_jobs() -> list[tuple[str, Callable[[], Result]]]:
 
 
 def suite_integration() -> Result:
+    share_provisionings()
     return side_by_side(integration_jobs())[0]
 
 
@@ -322,17 +365,19 @@ SUITES: dict[str, Callable[[], Result]] = {
     "build": suite_build,
     "fast": suite_fast,
 }
-# `make test` runs every suite side by side, PARALLEL_JOBS at once, the longest first, but lint and unit right after
-# the longest (they report within two minutes; run alone before the rest they left a core idle).
+# `make test` runs every suite side by side, PARALLEL_JOBS at once: two integration shards first, lint and unit right
+# after them (they report within a few minutes; run alone before the rest they left a core idle).
 PARALLEL_JOBS = 3
 BUDGET_MINUTES = 35  # the hard limit; the aim is 20 (docs/performance.md)
 SPLIT_SUITES = ("integration", "molecule", "fast")  # suites run as several jobs, reported as one with a line per job
 
 
 def everything() -> list[tuple[str, Callable[[], Result]]]:
-    longest, *shards = integration_jobs()
+    share_provisionings()
+    releases, provisioning, *shards = integration_jobs()
     return [
-        longest,
+        releases,
+        provisioning,
         ("lint", lambda: suite_lint(log=OUTPUT / "lint.log")),
         ("unit", lambda: suite_pytest("unit", "tests/unit", log=OUTPUT / "unit.log")),
         *shards,
@@ -343,7 +388,7 @@ def everything() -> list[tuple[str, Callable[[], Result]]]:
 
 
 def summary(part: Result) -> str:
-    return f"{'PASS' if part.ok else 'FAIL'}  {part.name}  {part.seconds:.0f}s" + (
+    return f"{'PASS' if part.ok else 'FAIL'}  {part.name}  {part.seconds:.0f}s, {part.cpu:.0f} CPU s" + (
         f"  (log: {rel(part.log)})" if part.log else ""
     )
 
@@ -420,7 +465,7 @@ def main(argv: list[str]) -> int:
     print("\n================ Stageflow test report ================")
     for r in results:
         counts = ", ".join(f"{k}: {v}" for k, v in r.counts.items()) or "-"
-        print(f"{'PASS' if r.ok else 'FAIL'}  {r.name:<12} {r.seconds:7.1f}s  {counts}")
+        print(f"{'PASS' if r.ok else 'FAIL'}  {r.name:<12} {r.seconds:7.1f}s {r.cpu:7.0f} CPU s  {counts}")
         for note in r.notes:
             print(f"      {note}")
     slow, costly = slowest_tests()
@@ -428,7 +473,8 @@ def main(argv: list[str]) -> int:
         print("slowest tests:\n  " + "\n  ".join(slow))
     if costly:
         print("tests using most CPU (their playbooks and modules):\n  " + "\n  ".join(costly))
-    print(f"total {total:.1f}s ({total / 60:.1f} min)")
+    cpu = sum(r.cpu for r in results)
+    print(f"total {total:.1f}s ({total / 60:.1f} min), {cpu:.0f} CPU s ({cpu / total:.2f} cores busy on average)")
     over = not argv and total > BUDGET_MINUTES * 60
     if over:
         print(

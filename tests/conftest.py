@@ -26,6 +26,11 @@ from localcloud.client import LocalCloudClient, spawn
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
 ROLLOUT_SECONDS = 1.0
+# Set by scripts/run_tests.py for one `make test`: a folder where its test processes share provisionings. One exports
+# the snapshot it took (<name>.pickle); run_tests.py writes <name>.promised beforehand, naming that process, so that the
+# others wait for it instead of provisioning the same again; <name>.failed when it gave up.
+SHARED_SNAPSHOTS = os.environ.get("STAGEFLOW_SHARED_SNAPSHOTS")
+SHARED_WAIT_SECONDS = 1200
 
 
 def wait_for(predicate: Callable[[], object], timeout: float, interval: float) -> object:
@@ -80,10 +85,35 @@ class Cloud:
             provision()
             return self
         self.reset()
-        if not self.control.restore_snapshot(name):
-            provision()
-            self.control.save_snapshot(name)
+        if self.control.restore_snapshot(name) or (self.import_shared(name) and self.control.restore_snapshot(name)):
+            return self
+        provision()
+        self.control.save_snapshot(name)
         return self
+
+    def import_shared(self, name: str) -> bool:
+        """Import the snapshot `name` another test process of this `make test` exported, waiting for it while one has
+        promised it and not given up (SHARED_SNAPSHOTS); False when there is none to wait for."""
+        if not SHARED_SNAPSHOTS:
+            return False
+        folder, deadline = Path(SHARED_SNAPSHOTS), time.monotonic() + SHARED_WAIT_SECONDS
+        while not self.control.import_snapshot(name):
+            promised = (folder / f"{name}.promised").exists() and not (folder / f"{name}.failed").exists()
+            if not promised or time.monotonic() > deadline:
+                return False
+            time.sleep(2)
+        return True
+
+    def share(self, name: str) -> None:
+        """Export the saved snapshot `name` for the other test processes of this `make test` (a no-op otherwise)."""
+        if SHARED_SNAPSHOTS and self.control:
+            self.control.export_snapshot(name)
+
+    @staticmethod
+    def give_up(name: str) -> None:
+        """Tell the processes waiting for the snapshot `name` that it will not come: they provision themselves."""
+        if SHARED_SNAPSHOTS and not (Path(SHARED_SNAPSHOTS) / f"{name}.pickle").exists():
+            (Path(SHARED_SNAPSHOTS) / f"{name}.failed").write_text(os.environ.get("STAGEFLOW_TEST_SHARD", "session"))
 
     def client(self, service: str, retries: bool = True):
         kwargs = {"region_name": REGION}
@@ -135,7 +165,8 @@ def check_actions(control: LocalCloudClient) -> None:
 def start_localcloud(*extra: str) -> tuple[subprocess.Popen, str]:
     """Start `python -m localcloud` on a free port; its log goes to .localcloud-test[-<shard>].log."""
     shard = os.environ.get("STAGEFLOW_TEST_SHARD", "")  # set by scripts/run_tests.py
-    return spawn(*extra, log_path=ROOT / f".localcloud-test{'-' + shard if shard else ''}.log")
+    shared = ("--snapshot-dir", SHARED_SNAPSHOTS) if SHARED_SNAPSHOTS else ()
+    return spawn(*shared, *extra, log_path=ROOT / f".localcloud-test{'-' + shard if shard else ''}.log")
 
 
 @pytest.fixture(scope="session")
@@ -149,6 +180,10 @@ def cloud_session() -> Iterator[Cloud]:
         yield cloud
         check_actions(cloud.control)
     finally:
+        # A snapshot this process promised and did not export will not come: the processes waiting for it go on.
+        for promise in Path(SHARED_SNAPSHOTS).glob("*.promised") if SHARED_SNAPSHOTS else ():
+            if promise.read_text().strip() == os.environ.get("STAGEFLOW_TEST_SHARD"):
+                Cloud.give_up(promise.name.removesuffix(".promised"))
         proc.terminate()
         proc.wait(timeout=20)
 

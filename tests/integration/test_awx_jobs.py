@@ -60,14 +60,21 @@ def awx_envs(plan: dict[str, Any], cloud_session: Cloud, tmp_path_factory: pytes
         threading.Thread(target=lambda n=name: runs.__setitem__(n, controller.launch(n)))
         for name in ("Stageflow provision dev", "Stageflow provision staging", "Stageflow provision prod")
     ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=900)
-    for name, runner in runs.items():
-        assert runner.rc == 0, f"{name}\n{runner.output[-5000:]}"
-    assert len(runs) == 3
-    cloud.control.save_snapshot(ENVIRONMENTS)  # for the promotion tests, which start from the same three
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=900)
+        for name, runner in runs.items():
+            assert runner.rc == 0, f"{name}\n{runner.output[-5000:]}"
+        assert len(runs) == 3
+        # For the promotion tests, which start from the same three; and for the release safety, access and secrets
+        # tests, in the test process beside this one (scripts/run_tests.py), which import it instead of provisioning.
+        cloud.control.save_snapshot(ENVIRONMENTS)
+        cloud.share(ENVIRONMENTS)
+    except BaseException:
+        cloud.give_up(ENVIRONMENTS)
+        raise
     yield controller
     cloud.control.clear_faults()
 

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import botocore.exceptions
 import pytest
@@ -476,6 +477,44 @@ def test_a_snapshot_restores_the_whole_cloud_as_saved_however_often(cloud: Cloud
     # A reset disposes of the live S3 objects only, not the snapshot's.
     assert s3.get_object(Bucket="snap-reports", Key="report.json")["Body"].read() == b"saved"
     assert "snap-reports" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+
+
+def test_an_exported_snapshot_is_imported_whole_by_another_local_cloud(tmp_path) -> None:
+    """How the test processes of one `make test` share a provisioning (scripts/run_tests.py)."""
+    clouds = [start_localcloud("--snapshot-dir", str(tmp_path)) for _copy in range(2)]
+    try:
+        maker, taker = (Cloud(url) for _proc, url in clouds)
+        stack = build_stack(maker, "share")
+        wait_for(lambda: completed_on(maker, stack, stack["tds"][0]))
+        maker.client("s3").create_bucket(Bucket="share-reports")
+        maker.client("s3").put_object(Bucket="share-reports", Key="report.json", Body=b"saved")
+        maker.client("ssm").put_parameter(
+            Name="/share/policy", Value="saved", Type="String", Tags=[{"Key": "a", "Value": "b"}]
+        )
+        # moto keeps an ACM certificate's key and certificate as cryptography's objects
+        certificate = maker.client("acm").request_certificate(DomainName="share.example.com")["CertificateArn"]
+        maker.control.save_snapshot("shared")
+        assert Path(maker.control.export_snapshot("shared")) == tmp_path / "shared.pickle"
+
+        assert taker.control.import_snapshot("no-such-snapshot") is False
+        assert taker.control.import_snapshot("shared") and taker.control.restore_snapshot("shared")
+        assert describe(taker, stack)["taskDefinition"] == stack["tds"][0]
+        status, answer = taker.control.lb_get("share-alb")
+        assert status == 200 and answer["task_definition"] == stack["tds"][0], answer
+        ssm = taker.client("ssm")
+        assert ssm.get_parameter(Name="/share/policy")["Parameter"]["Value"] == "saved"
+        assert ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId="/share/policy")["TagList"] == [
+            {"Key": "a", "Value": "b"}
+        ]
+        described = taker.client("acm").describe_certificate(CertificateArn=certificate)["Certificate"]
+        assert described["DomainName"] == "share.example.com"
+        taker.control.reset()  # disposes of the live S3 objects only, not the imported snapshot's
+        assert taker.control.restore_snapshot("shared")
+        assert taker.client("s3").get_object(Bucket="share-reports", Key="report.json")["Body"].read() == b"saved"
+    finally:
+        for proc, _url in clouds:
+            proc.terminate()
+            proc.wait(timeout=20)
 
 
 def test_timings_list_each_aws_call_with_its_duration(cloud: Cloud) -> None:
