@@ -14,6 +14,9 @@ description:
   - Every record names who made the change - C(who), the person or pipeline (the inventory's C(stageflow_actor); when
     the record has none, the C(stageflow.aws.actor) lookup's answer here), and C(aws_identity), the AWS identity that
     wrote it (the caller's ARN, from sts:GetCallerIdentity; not an option, so a record cannot claim another).
+  - With O(lock), the record is written only while that lock is still this run's, its lease renewed first (one read
+    and one conditional write); otherwise the module fails, writing nothing, and the lock's new holder (an abort)
+    decides. What a separate C(deploy_lock state=renewed) task before the record did, in the same call.
 author:
   - Stageflow engineers (@stageflow)
 options:
@@ -50,17 +53,26 @@ options:
       - A report that cannot be written is a warning, not a failure - the record, the history, is written first - so
         a release still unlocks.
     type: path
+  release_lock:
+    description:
+      - After the record is written (and its report), release O(lock) - only while it is still this run's; a lock
+        that is free, or another's whose lease ran out, is left alone. Fails, after writing the record, while another
+        run holds the lock. A C(deploy_lock state=released) task in the same call.
+    type: bool
+    default: false
   replace_outcome:
     description:
       - Write only over the stored record of the same key and id whose outcome is this (C(started)), closing a
         release that nobody else - an abort - closed meanwhile. Fails, writing nothing, when it was.
     type: str
 extends_documentation_fragment:
+  - stageflow.aws.lease
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
 notes:
-  - Supports check mode (nothing is written, neither the record nor the report) and diff (the record written).
+  - Supports check mode (nothing is written, neither the record nor the report, and no lock is renewed or released)
+    and diff (the record written).
 """
 
 EXAMPLES = r"""
@@ -87,6 +99,10 @@ record:
   sample: {"id": "promote-prod-20261127T101500-01234", "kind": "promote", "outcome": "succeeded",
     "who": "github:octocat (run https://github.com/example/stageflow/actions/runs/123)",
     "aws_identity": "arn:aws:sts::123456789012:assumed-role/stageflow-deployer/GitHubActions"}
+lock_released:
+  description: Whether O(release_lock) released this run's lock.
+  returned: when release_lock is given
+  type: bool
 report:
   description: The report file written (or that check mode would write), when O(report_dir) is given.
   returned: when report_dir is given and the report could be written
@@ -154,7 +170,10 @@ def main():
             report_dir=dict(type="path"),
             replace_outcome=dict(type="str"),
             identity_field=dict(type="str", default="aws_identity"),
+            lock=st.LEASE_OPTION,
+            release_lock=dict(type="bool", default=False),
         ),
+        required_if=[("release_lock", True, ("lock",))],
         supports_check_mode=True,
     )
     p = module.params
@@ -174,8 +193,12 @@ def main():
         module.fail_json_aws(exc, msg=f"record {record['id']}: the AWS identity writing it could not be read")
     record = stamped(record, p["environment"], p["retention_days"], aws_identity, p["identity_field"])
     report = os.path.join(os.path.abspath(p["report_dir"]), f"{record['id']}.json") if p["report_dir"] else None
+    result = {"changed": True, "record": record}
     if not module.check_mode:
         try:
+            lease = st.lease_from(module, p["lock"])
+            if lease:
+                lease.keep()
             st.put_record(module.resource("dynamodb").Table(p["table"]), record, p["replace_outcome"])
         except st.StateError as exc:
             module.fail_json(msg=str(exc))
@@ -187,7 +210,17 @@ def main():
             except OSError as exc:  # the record is the history; a report it cannot write must not stop the run
                 module.warn(f"the record was written; its report {report} could not be: {exc}")
                 report = None
-    result = {"changed": True, "record": record}
+        if p["release_lock"]:
+            lock = p["lock"]
+            try:
+                table = module.resource("dynamodb").Table(lock["table"])
+                result["lock_released"] = st.release_own(table, lock["environment"], lock["lock_id"])
+            except st.StateError as exc:
+                module.fail_json(msg=f"record {record['id']} was written; {exc}", **result)
+            except (BotoCoreError, ClientError) as exc:
+                module.fail_json_aws(exc, msg=f"record {record['id']} was written; the lock could not be released")
+    elif p["release_lock"]:
+        result["lock_released"] = False
     if report:
         result["report"] = report
     if module._diff:

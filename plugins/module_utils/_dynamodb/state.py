@@ -299,6 +299,21 @@ def release(table: Any, environment: str, lock_id: str) -> None:
         raise StateError(release_message(environment, lock_id, get_lock(table, environment))) from None
 
 
+def release_own(table: Any, environment: str, lock_id: str) -> bool:
+    """Release this run's lock: True when it did; False when there was none of this run's (the lock is free, or
+    another's whose lease ran out). StateError, releasing nothing, while another run holds it."""
+    clock = Clock()
+    lock = read_lock(table, environment, clock)
+    if not lock:
+        return False
+    if lock.get("lock_id") != lock_id:
+        if is_held(lock, clock.now()):
+            raise StateError(release_message(environment, lock_id, lock))
+        return False
+    release(table, environment, lock_id)
+    return True
+
+
 def force_release(table: Any, environment: str) -> None:
     api.delete_item(table, {"environment": environment})
 

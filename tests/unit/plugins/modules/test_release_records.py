@@ -197,3 +197,69 @@ def test_a_provisions_expired_lock_is_not_taken_over_by_id(capsys, dynamodb, cal
         take_over="provision-1",
     )
     assert stored_lock(dynamodb)["took_over_expired"] == "provision-1"
+
+
+def take_lock(capsys: pytest.CaptureFixture, lock_id: str, lease_seconds: int = 600) -> dict:
+    return run(capsys, deploy_lock, table=LOCKS, environment="prod", lock_id=lock_id, lease_seconds=lease_seconds)
+
+
+LEASE = {"table": LOCKS, "environment": "prod", "lock_id": "promote-prod-1", "lease_seconds": 900}
+
+
+def test_a_start_record_is_written_only_while_the_run_holds_its_lock_and_renews_it(capsys, dynamodb, caller) -> None:
+    take_lock(capsys, "promote-prod-1", lease_seconds=60)
+    before = stored_lock(dynamodb)["expires_at"]
+    run(capsys, deployment_record, table=RECORDS, environment="prod", record=record(outcome="started"), lock=LEASE)
+    assert [r["outcome"] for r in stored_records(dynamodb)] == ["started"]
+    assert stored_lock(dynamodb)["expires_at"] >= before + 800, "the lease was renewed for lease_seconds"
+
+    # An abort took the lock over: the run writes nothing more and says whose the lock is.
+    dynamodb.Table(LOCKS).update_item(
+        Key={"environment": "prod"},
+        UpdateExpression="SET lock_id = :a, #o = :o",
+        ExpressionAttributeNames={"#o": "owner"},
+        ExpressionAttributeValues={":a": "abort-prod-2", ":o": "bob"},
+    )
+    second = record(outcome="started", started_at="2026-11-27T10:20:00.000000Z", id="promote-prod-3")
+    failed = run(capsys, deployment_record, table=RECORDS, environment="prod", record=second, lock=LEASE)
+    assert failed["failed"] and "cannot renew lock promote-prod-1 of prod" in failed["msg"] and "bob" in failed["msg"]
+    assert len(stored_records(dynamodb)) == 1
+
+
+def test_closing_a_record_releases_only_the_runs_own_lock(capsys, dynamodb, caller, tmp_path) -> None:
+    take_lock(capsys, "promote-prod-1")
+    closed = run(
+        capsys,
+        deployment_record,
+        table=RECORDS,
+        environment="prod",
+        record=record(outcome="succeeded"),
+        report_dir=str(tmp_path),
+        lock=LEASE,
+        release_lock=True,
+    )
+    assert closed["lock_released"] is True and stored_lock(dynamodb) == {}
+    assert (tmp_path / "promote-prod-1.json").exists() and stored_records(dynamodb)[0]["outcome"] == "succeeded"
+
+    # Another run holds the lock: nothing is written, the lock is left to its holder, and the module says whose it is.
+    take_lock(capsys, "deploy-prod-9")
+    later = record(outcome="succeeded", id="promote-prod-4", started_at="2026-11-27T11:00:00.000000Z")
+    again = run(
+        capsys, deployment_record, table=RECORDS, environment="prod", record=later, lock=LEASE, release_lock=True
+    )
+    assert again["failed"] and "cannot renew lock promote-prod-1 of prod" in again["msg"], again["msg"]
+    assert "deploy-prod-9" in again["msg"] and stored_lock(dynamodb)["lock_id"] == "deploy-prod-9"
+    assert [r["id"] for r in stored_records(dynamodb)] == ["promote-prod-1"]
+
+    # In check mode nothing is written or released.
+    planned = run(
+        capsys,
+        deployment_record,
+        True,
+        table=RECORDS,
+        environment="prod",
+        record=record(outcome="succeeded"),
+        lock=LEASE,
+        release_lock=True,
+    )
+    assert planned["lock_released"] is False and stored_lock(dynamodb)["lock_id"] == "deploy-prod-9"
