@@ -192,7 +192,7 @@ def record() -> dict[str, set[str]]:
         run("env_create", "-e", "env_name=feature-rec")
         run("env_expire", ok=False)
         run("env_destroy", "-e", "env_name=feature-rec")
-        run("provision", "-e", "env=dev", "-e", "provision_state=absent")
+        run("provision", "-e", "env=staging", "-e", "provision_state=absent", "-e", "confirm_destroy=staging")
         return recorded
     finally:
         proc.terminate()

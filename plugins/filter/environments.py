@@ -41,6 +41,35 @@ def outside_scope(environments, allowed):
     return result
 
 
+def teardown_refusals(environments, permanent, protected, confirm=""):
+    """Why a teardown of `environments` must not start: a permanent environment that `confirm` (the run's
+    confirm_destroy, comma-separated) does not name, a `confirm` naming one this run does not tear down, an environment
+    whose deletion protection is on. [] when it may."""
+    wanted = [e for e in environments if e]
+    named = [c.strip() for c in str(confirm or "").split(",") if c.strip()]
+    refusals = []
+    stray = sorted(set(named) - set(wanted))
+    if stray:
+        refusals.append(
+            f"confirm_destroy names {', '.join(stray)}, which this run does not tear down ({', '.join(wanted)}): "
+            "name exactly the permanent environments of -e env"
+        )
+    for env in wanted:
+        if env in protected:
+            refusals.append(
+                f"{env} has deletion protection on (deletion_protection: true in its group_vars) and is never torn "
+                f"down while it is: set it to false, provision {env} (which turns off its database's own protection), "
+                f"then tear it down with -e confirm_destroy={env}"
+            )
+        elif env in permanent and env not in named:
+            refusals.append(
+                f"{env} is a permanent environment: tearing it down deletes its services, load balancer, database "
+                f"(after a final snapshot), release records and backups. Name it twice to go on: -e env={env} "
+                f"-e provision_state=absent -e confirm_destroy={env}"
+            )
+    return refusals
+
+
 def environment_vars(hosts, hostvars, keys=None):
     """The variables of each environment's host, keyed by the environment's name (its environment_name); with `keys`,
     only those of them the host has (what a module is given, so that no other variable - an extra or vaulted one - is
@@ -179,4 +208,5 @@ class FilterModule:
             "free_cidr": free_cidr,
             "environment_matrix": environment_matrix,
             "environment_matrix_markdown": environment_matrix_markdown,
+            "teardown_refusals": teardown_refusals,
         }

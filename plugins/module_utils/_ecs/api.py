@@ -27,3 +27,8 @@ def register_task_definition(ecs: Any, body: dict[str, Any], tags: list[dict[str
 @aws_retry
 def update_service(ecs: Any, cluster: str, service: str, task_definition: str) -> dict[str, Any]:
     return ecs.update_service(cluster=cluster, service=service, taskDefinition=task_definition)["service"]
+
+
+@aws_retry
+def list_services(ecs: Any, cluster: str) -> list[str]:
+    return ecs.get_paginator("list_services").paginate(cluster=cluster).build_full_result()["serviceArns"]
