@@ -14,4 +14,6 @@ class FilterModule:
             "release_step_summary": report.step_summary,
             "release_short_image": report.short_image,
             "release_live_colour": report.live_colour,
+            "release_images_after": report.images_after,
+            "release_rollback_target": report.rollback_target,
         }

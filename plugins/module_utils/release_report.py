@@ -37,6 +37,34 @@ def service_summary(service: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def images_after(services: list[dict[str, Any]]) -> dict[str, str]:
+    """Container -> the image, by digest, that services run after a release (a record's `services` or ecs_promote's
+    plan): what the release delivers, which an approval names."""
+    images: dict[str, str] = {}
+    for service in services or []:
+        for name, image in (service.get("images") or {}).items():
+            if image.get("after"):
+                images.setdefault(name, image["after"])
+    return images
+
+
+def rollback_target(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The release a rollback goes back to, from an environment's succeeded records (newest first): the newest deploy or
+    promotion before the one the environment runs now that no rollback has undone. A rollback record runs the release it
+    went back to (its `source`), and undoes every release between that one and itself; so repeated rollbacks walk back
+    through the releases and never return to one that was rolled back. {} when there is none."""
+    ordered = sorted(records or [], key=lambda r: str(r.get("started_at", "")))  # oldest first
+    stack: list[dict[str, Any]] = []  # the releases the environment went through, the one it runs now last
+    for record in ordered:
+        if record.get("kind") == "rollback":
+            back_to = record.get("source", "")
+            while stack and stack[-1].get("id") != back_to:
+                stack.pop()  # undone by this rollback
+        elif record.get("kind") in ("deploy", "promote"):
+            stack.append(record)
+    return stack[-2] if len(stack) > 1 else {}
+
+
 def step_summary(result: dict[str, Any]) -> dict[str, Any]:
     """One alb_traffic loop result: the percentage sent to the new colour, the gate and its seconds."""
     gate = result.get("gate") or {}

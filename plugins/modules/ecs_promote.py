@@ -87,6 +87,14 @@ options:
     description: Tags new task definitions with C(StageflowRelease=<release_id>).
     type: str
     default: ""
+  allowed_repositories:
+    description:
+      - When given, every image the release would run must be in this account's ECR registry in this region, in one of
+        these repositories (the application's environments'); any other fails the module before any change, naming
+        the image. What a rollback needs, whose images come from records anyone who can write the table could forge.
+      - Not checked for O(task_definitions), which names task definitions this account registered.
+    type: list
+    elements: str
 extends_documentation_fragment:
   - stageflow.aws.lease
   - amazon.aws.common.modules
@@ -177,6 +185,7 @@ from ansible_collections.stageflow.aws.plugins.module_utils._dynamodb import sta
 from ansible_collections.stageflow.aws.plugins.module_utils._ecr import images as ecr_images
 from ansible_collections.stageflow.aws.plugins.module_utils._ecs import api as ecs_api
 from ansible_collections.stageflow.aws.plugins.module_utils._ecs import deploy as rel
+from ansible_collections.stageflow.aws.plugins.module_utils._sts import api as sts
 
 
 def release_of(module, ecs, tds, targets):
@@ -236,6 +245,10 @@ def plan(module, ecs, ecr, tds, targets):
             )
         return plans
     wanted, reasons = release_of(module, ecs, tds, targets)
+    if p["allowed_repositories"] is not None:
+        account = sts.caller_arn(module).split(":")[4]
+        for image in sorted({i for named in wanted.values() for i in named.values()}):
+            ecr_images.check_own(image, account, module.region, p["allowed_repositories"])
     digests = ecr_images.resolve_digests(ecr, [i for named in wanted.values() for i in named.values()])
     plans = []
     for name in p["services"]:
@@ -325,6 +338,7 @@ def main():
             rollback_on_failure=dict(type="bool", default=True),
             protect_tag=dict(type="str", default=""),
             release_id=dict(type="str", default=""),
+            allowed_repositories=dict(type="list", elements="str"),
             lock=st.LEASE_OPTION,
         ),
         required_one_of=[("source_services", "images", "task_definitions")],

@@ -5,13 +5,18 @@
 DOCUMENTATION = r"""
 ---
 module: volume_snapshot
-short_description: Snapshot every EBS volume of an environment before a promotion, and prune old snapshots
+short_description: Snapshot every EBS volume and the database of an environment before a release, and prune old ones
 version_added: 0.1.0
 description:
   - Snapshots every EBS volume that matches O(filters) - all of them, not the first one found - and tags each
     snapshot with the environment, the promotion id, the reason and C(ManagedBy=stageflow).
-  - Prunes the snapshots Stageflow made for the environment that are older than O(retention_days), keeping at least
-    the newest O(keep_at_least) whatever their age. Snapshots it did not make are never touched.
+  - With O(database), also snapshots that RDS instance (C(<database>-<promotion_id>), tagged the same), in the same
+    call.
+  - Prunes the snapshots Stageflow made for the environment (the volumes' and the database's release snapshots, tagged
+    C(StageflowPromotion)) that are older than O(retention_days), keeping at least the newest O(keep_at_least)
+    completed ones per volume and per database whatever their age. Only completed snapshots (EBS C(completed), RDS
+    C(available)) are counted or pruned; one still being taken - this call's own among them - is never counted as
+    kept and never deleted. Snapshots it did not make (a teardown's final snapshot, AWS Backup's) are never touched.
   - In check mode it lists the volumes it would snapshot and the snapshots it would prune.
 author:
   - Stageflow engineers (@stageflow)
@@ -49,9 +54,13 @@ options:
     type: int
     default: 0
   keep_at_least:
-    description: Always keep this many of the newest Stageflow snapshots per volume.
+    description:
+      - Always keep this many of the newest completed Stageflow snapshots per volume and per database; at least 1.
     type: int
     default: 3
+  database:
+    description: An RDS instance to snapshot as well, and whose Stageflow release snapshots are pruned by the same rule.
+    type: str
   tags:
     description: More tags for the snapshots.
     type: dict
@@ -86,10 +95,15 @@ snapshots:
   type: list
   elements: dict
 pruned:
-  description: The snapshots deleted (or, in check mode, that would be), with their volume and start time.
+  description:
+    - The snapshots deleted (or, in check mode, that would be), with their volume (or database) and start time.
   returned: always
   type: list
   elements: dict
+database_snapshot:
+  description: The database snapshot taken (or planned), its id and status; empty without O(database).
+  returned: always
+  type: dict
 """
 
 import datetime
@@ -103,21 +117,30 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.transformation import ansible_dict_to_boto3_filter_list
 from ansible_collections.stageflow.aws.plugins.module_utils._ec2 import api
+from ansible_collections.stageflow.aws.plugins.module_utils._rds import api as rds_api
 
 
-def prune_plan(snapshots, retention_days, keep_at_least, now):
-    """Snapshots older than retention, beyond the newest keep_at_least per volume."""
+def prune_plan(snapshots, retention_days, keep_at_least, now, source="VolumeId", started="StartTime"):
+    """Completed snapshots older than retention, beyond the newest keep_at_least (at least 1) completed ones per
+    source (a volume, or a database: source="DBInstanceIdentifier", started="SnapshotCreateTime"). A snapshot still
+    being taken is neither counted nor pruned."""
     if retention_days <= 0:
         return []
     cutoff = now - datetime.timedelta(days=retention_days)
-    by_volume = {}
+    by_source = {}
     for snap in snapshots:
-        by_volume.setdefault(snap["VolumeId"], []).append(snap)
+        if snap.get("State", snap.get("Status")) in ("completed", "available") and snap.get(started):
+            by_source.setdefault(snap[source], []).append(snap)
     doomed = []
-    for snaps in by_volume.values():
-        snaps.sort(key=lambda s: s["StartTime"], reverse=True)
-        doomed.extend(s for s in snaps[keep_at_least:] if s["StartTime"] < cutoff)
+    for snaps in by_source.values():
+        snaps.sort(key=lambda s: s[started], reverse=True)
+        doomed.extend(s for s in snaps[max(1, keep_at_least) :] if s[started] < cutoff)
     return doomed
+
+
+def release_snapshots_of(snapshots):
+    """The database snapshots a release took (tagged StageflowPromotion by this module or the release role)."""
+    return [s for s in snapshots if any(t.get("Key") == "StageflowPromotion" for t in s.get("TagList") or [])]
 
 
 def main():
@@ -132,17 +155,22 @@ def main():
             wait_timeout=dict(type="int", default=1800),
             retention_days=dict(type="int", default=0),
             keep_at_least=dict(type="int", default=3),
+            database=dict(type="str"),
             tags=dict(type="dict", default={}),
         ),
         supports_check_mode=True,
     )
     p = module.params
-    if p["retention_days"] < 0 or p["keep_at_least"] < 0:
-        module.fail_json(msg="retention_days and keep_at_least must be >= 0")
+    if p["retention_days"] < 0:
+        module.fail_json(msg=f"retention_days must be >= 0 (0 prunes nothing), got {p['retention_days']}")
+    if p["keep_at_least"] < 1:
+        module.fail_json(
+            msg=f"keep_at_least must be >= 1 (every volume and database keeps a completed snapshot), got {p['keep_at_least']}"
+        )
     env = p["environment"]
     filters = p["filters"] if p["filters"] is not None else {"tag:Environment": env}
     ec2 = module.client("ec2")
-    result = {"changed": False, "volumes": [], "snapshots": [], "pruned": []}
+    result = {"changed": False, "volumes": [], "snapshots": [], "pruned": [], "database_snapshot": {}}
     try:
         volumes = api.describe_volumes(ec2, Filters=ansible_dict_to_boto3_filter_list(filters))
         result["volumes"] = sorted(v["VolumeId"] for v in volumes)
@@ -153,6 +181,19 @@ def main():
         )
         now = datetime.datetime.now(datetime.timezone.utc)
         doomed = prune_plan(ours, p["retention_days"], p["keep_at_least"], now)
+        rds = module.client("rds") if p["database"] else None
+        database_doomed = (
+            prune_plan(
+                release_snapshots_of(rds_api.describe_db_snapshots(rds, p["database"])),
+                p["retention_days"],
+                p["keep_at_least"],
+                now,
+                source="DBInstanceIdentifier",
+                started="SnapshotCreateTime",
+            )
+            if rds
+            else []
+        )
         tags = {
             **p["tags"],
             "Environment": env,
@@ -169,13 +210,29 @@ def main():
                     )
                     entry.update(snapshot_id=made["SnapshotId"], state=made["State"])
                 result["snapshots"].append(entry)
+            if rds:
+                # Named after the database, so that a deployer's policy can name its environment's snapshots by ARN.
+                made = {"DBSnapshotIdentifier": f"{p['database']}-{p['promotion_id']}", "Status": "planned"}
+                if not module.check_mode:
+                    made = rds_api.create_db_snapshot(rds, p["database"], made["DBSnapshotIdentifier"], tags)
+                result["database_snapshot"] = {"snapshot_id": made["DBSnapshotIdentifier"], "status": made["Status"]}
+        for snap in database_doomed:
+            if not module.check_mode:
+                rds_api.delete_db_snapshot(rds, snap["DBSnapshotIdentifier"])
+            result["pruned"].append(
+                {
+                    "snapshot_id": snap["DBSnapshotIdentifier"],
+                    "database": snap["DBInstanceIdentifier"],
+                    "started": str(snap["SnapshotCreateTime"]),
+                }
+            )
         for snap in doomed:
             if not module.check_mode:
                 api.delete_snapshot(ec2, snap["SnapshotId"])
             result["pruned"].append(
                 {"snapshot_id": snap["SnapshotId"], "volume_id": snap["VolumeId"], "started": str(snap["StartTime"])}
             )
-        result["changed"] = bool(result["snapshots"] or result["pruned"])
+        result["changed"] = bool(result["snapshots"] or result["pruned"] or result["database_snapshot"])
         if p["wait"] and not module.check_mode and result["snapshots"]:
             ids = [s["snapshot_id"] for s in result["snapshots"]]
             deadline = time.monotonic() + p["wait_timeout"]
@@ -193,7 +250,7 @@ def main():
                     )
                 time.sleep(5)
     except (BotoCoreError, ClientError) as exc:
-        module.fail_json_aws(exc, msg=f"the volumes of {env} could not be snapshotted or pruned", **result)
+        module.fail_json_aws(exc, msg=f"the volumes or database of {env} could not be snapshotted or pruned", **result)
     if module._diff:
         result["diff"] = {
             "before": {"volumes": result["volumes"], "pruned": []},

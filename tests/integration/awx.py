@@ -70,7 +70,9 @@ class Controller:
         self.jobs: list[tuple[str, dict[str, Any], int]] = []
         self.lock = threading.Lock()
 
-    def job_vars(self, name: str, answers: dict[str, Any], enforce_survey: bool, number: int = 0) -> tuple[dict, dict]:
+    def job_vars(
+        self, name: str, answers: dict[str, Any], enforce_survey: bool, number: int = 0, artifacts: dict | None = None
+    ) -> tuple[dict, dict]:
         tpl = template(self.plan, name)
         survey = {q["variable"]: q for q in tpl.get("survey", [])}
         if enforce_survey:
@@ -84,6 +86,7 @@ class Controller:
         job = {"job_id": number, "user_name": USER, "job_template_name": name, "job_launch_type": "manual"}
         extra = {**{f"{prefix}_{k}": v for k, v in job.items() for prefix in ("awx", "tower")}, **self.base_vars}
         extra.update(tpl.get("extra_vars") or {})
+        extra.update(artifacts or {})  # what earlier jobs of a workflow published (set_stats), under the node's data
         extra.update({v: q["default"] for v, q in survey.items() if q["default"] != ""})
         extra.update(answers)
         # The execution environment: ansible-playbook on the PATH, AWS's endpoint and region (the local cloud's).
@@ -99,10 +102,16 @@ class Controller:
             extra.update({k: render.from_string(v).render(inputs) for k, v in ctype["injectors"]["extra_vars"].items()})
         return extra, env
 
-    def launch(self, name: str, answers: dict[str, Any] | None = None, enforce_survey: bool = True) -> Any:
+    def launch(
+        self,
+        name: str,
+        answers: dict[str, Any] | None = None,
+        enforce_survey: bool = True,
+        artifacts: dict | None = None,
+    ) -> Any:
         with self.lock:  # a launch the survey refuses is no job: it takes no number
             number = len(self.jobs) + 1
-            extra, env = self.job_vars(name, dict(answers or {}), enforce_survey, number)
+            extra, env = self.job_vars(name, dict(answers or {}), enforce_survey, number, artifacts)
             self.jobs.append((name, answers or {}, -1))
         private = self.workdir / f"job-{number}"
         private.mkdir()
@@ -117,6 +126,9 @@ class Controller:
             timeout=900,
         )
         runner.output = runner.stdout.read()
+        # What the job published with set_stats, as AWX keeps it as the job's artifacts.
+        stats = [e for e in runner.events if e.get("event") == "playbook_on_stats"]
+        runner.artifacts = (stats[-1].get("event_data", {}).get("artifact_data") or {}) if stats else {}
         with self.lock:
             self.jobs[number - 1] = (name, answers or {}, runner.rc)
         return runner
@@ -127,17 +139,22 @@ class Controller:
         return runner
 
     def workflow(self, approve: Callable[[dict], bool], after: Callable[[str, bool], None] | None = None) -> list:
-        """Walks the release workflow as AWX does: from its root, along success or failure edges."""
+        """Walks the release workflow as AWX does: from its root, along success or failure edges; each job gets the
+        artifacts (set_stats) of the jobs before it as extra variables, under its node's own data."""
         nodes = {n["identifier"]: n for n in self.plan["workflow"]["nodes"]}
         targets = {t for n in nodes.values() for e in EDGES for t in n.get(e, [])}
-        queue, walked = [i for i in nodes if i not in targets], []
+        queue, walked, artifacts = [i for i in nodes if i not in targets], [], {}
+        self.workflow_jobs: dict[str, Any] = {}
         while queue:
             ident = queue.pop(0)
             node = nodes[ident]
             if "approval" in node:
                 ok = approve(node["approval"])
             else:
-                ok = self.launch(node["template"], node.get("extra_data")).rc == 0
+                runner = self.launch(node["template"], node.get("extra_data"), artifacts=artifacts)
+                self.workflow_jobs[ident] = runner
+                artifacts = {**artifacts, **runner.artifacts}
+                ok = runner.rc == 0
             walked.append((ident, ok))
             if after:
                 after(ident, ok)

@@ -7,6 +7,7 @@ success and failure edges, with the approval answered by the test.
 
 from __future__ import annotations
 
+import re
 import threading
 import uuid
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from localcloud.client import push_image
 from tests.conftest import Cloud, real_aws
 from tests.integration.awx import USER, Controller, awx_keys, render_plan
 from tests.integration.releases import (
@@ -27,6 +29,7 @@ from tests.integration.releases import (
     served,
     wait_until,
 )
+from tests.integration.test_provisioning import changed_on, tagged
 
 pytestmark = pytest.mark.slow
 # A secret every job gets, as an AWX credential would inject the notification webhook URL (issue 14): no job artifact
@@ -114,6 +117,40 @@ def test_a_denied_approval_leaves_prod_untouched(awx_envs: Controller) -> None:
     assert records(awx_envs.cloud, "prod") == before
 
 
+def test_a_redeploy_of_staging_while_the_approval_waits_is_never_promoted_to_prod(awx_envs: Controller) -> None:
+    """The approval is bound to the release promote-staging recorded (its artifact): a developer who deploys another
+    build to staging meanwhile does not get it into prod; the promotion refuses and prod keeps what it ran."""
+    cloud = awx_envs.cloud
+    build(cloud, "v7")
+    awx_envs.must("Stageflow deploy", {"env": "dev", "version": "v7"})
+    prod_before = live(cloud, "prod")["digests"]
+    sneaked = {}
+
+    def redeploy_then_approve(approval: dict) -> bool:
+        assert "approve to promote exactly it" in approval["description"]
+        # A build pushed to staging's own repositories, as CI does for develop, and deployed there: never approved.
+        ecr = cloud.client("ecr")
+        sneaked.update(
+            {c: push_image(ecr, f"staging-movie-app-{c}-repo", "v8", f"{c} v8") for c in ("client", "server")}
+        )
+        awx_envs.must("Stageflow deploy", {"env": "staging", "version": "v8"})
+        return True
+
+    walked = awx_envs.workflow(redeploy_then_approve)
+    assert walked == [
+        ("promote-staging", True),
+        ("smoke-staging", True),
+        ("approve-prod", True),
+        ("promote-prod", False),
+    ]
+    approved = awx_envs.workflow_jobs["promote-staging"].artifacts["stageflow_releases"]["staging"]
+    refusal = " ".join(awx_envs.workflow_jobs["promote-prod"].output.split())
+    assert f"staging no longer runs the approved release {approved['id']}" in refusal, refusal[-3000:]
+    assert live(cloud, "staging")["digests"] == sneaked
+    assert live(cloud, "prod")["digests"] == prod_before
+    assert lock_of(cloud, "prod") == {}
+
+
 def test_a_failed_prod_smoke_check_runs_the_rollback_branch(awx_envs: Controller) -> None:
     cloud = awx_envs.cloud
     v1 = live(cloud, "prod")["digests"]
@@ -139,18 +176,38 @@ def test_rollback_to_a_release_id_from_the_survey(awx_envs: Controller) -> None:
 
 
 def test_drift_templates_and_the_feature_environment_lifecycle(awx_envs: Controller) -> None:
+    """The drift templates, and a feature environment's whole life through its templates, as the non-prod AWX user:
+    created with 30 % of the calls throttled, with its CIDR and expiry; created again, changing nothing and allocating
+    no new CIDR; destroyed, leaving nothing tagged with it."""
+    cloud = awx_envs.cloud
     for name in ("Stageflow drift non-prod", "Stageflow drift prod"):
         runner = awx_envs.must(name)
         assert "no drift" in runner.output.lower(), runner.output[-2000:]
-    awx_envs.must("Stageflow environment create", {"env_name": "feature-awx", "ttl_hours": 4})
-    vpcs = awx_envs.cloud.client("ec2").describe_vpcs(Filters=[{"Name": "tag:Environment", "Values": ["feature-awx"]}])
-    assert len(vpcs["Vpcs"]) == 1
+    ec2 = cloud.client("ec2")
+
+    def vpcs() -> list[dict]:
+        return ec2.describe_vpcs(Filters=[{"Name": "tag:Environment", "Values": ["feature-awx"]}])["Vpcs"]
+
+    cloud.control.set_fault("throttle", share=0.3, seed=11, max_consecutive=2)
+    try:
+        created = awx_envs.must("Stageflow environment create", {"env_name": "feature-awx", "ttl_hours": 4})
+        assert cloud.control.faults()["throttle"]["throttled"] > 20
+    finally:
+        cloud.control.clear_faults()
+    assert changed_on(created.output)["feature-awx-env"] > 10
+    assert [v["CidrBlock"] for v in vpcs()] == ["10.128.0.0/16"]
+    expires = {t["Key"]: t["Value"] for t in vpcs()[0]["Tags"]}["ExpiresAt"]
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", expires)
+
+    again = awx_envs.must("Stageflow environment create", {"env_name": "feature-awx"})
+    assert changed_on(again.output)["feature-awx-env"] == 0, "a second env_create changes nothing"
+    assert [v["CidrBlock"] for v in vpcs()] == ["10.128.0.0/16"], "and allocates no new CIDR"
+
     awx_envs.must("Stageflow environment destroy", {"env_name": "feature-awx"})
-    vpcs = awx_envs.cloud.client("ec2").describe_vpcs(Filters=[{"Name": "tag:Environment", "Values": ["feature-awx"]}])
-    assert vpcs["Vpcs"] == []
+    assert vpcs() == [] and tagged(cloud, "feature-awx") == []
     # Provisioning, drift and the feature environment's life ran as the AWX users: every resource they acted on was
     # told by its ARN (none refused as unresolved), and judged on it.
-    assert awx_envs.cloud.control.unresolved() == []
+    assert cloud.control.unresolved() == []
 
 
 def test_abort_and_resume_templates(awx_envs: Controller) -> None:

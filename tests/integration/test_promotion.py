@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from boto3.dynamodb.types import TypeSerializer
 
 from tests.conftest import ROOT, Cloud
 from tests.integration.releases import (
@@ -73,7 +74,9 @@ def test_promotion_by_digest_through_blue_green_and_canary(envs: Cloud) -> None:
     v1 = build(envs, "v1")
     staging = must(release(envs, "promote", "-e", "source=dev", **NO_LOGIN_NAME))
     assert "promote dev -> staging: SUCCEEDED" in staging.stdout
-    prod = must(release(envs, "promote", "-e", "source=staging", **GITHUB_RUN))
+    # Bound to the release staging recorded, as an approval is (-e release=<id>): staging still runs it.
+    approved = records(envs, "staging")[0]["id"]
+    prod = must(release(envs, "promote", "-e", "source=staging", "-e", f"release={approved}", **GITHUB_RUN))
     assert "promote staging -> prod: SUCCEEDED" in prod.stdout
     # Who did it: the person or pipeline, and the AWS identity (the caller's ARN) - never "unknown".
     caller = envs.client("sts").get_caller_identity()["Arn"]
@@ -260,6 +263,46 @@ def test_rollback_flips_back_to_the_previous_release_at_once(envs: Cloud) -> Non
     assert "RegisterTaskDefinition" not in {c.action for c in envs.control.mutating_calls()}
     assert records(envs, "staging")[0]["kind"] == "rollback" and previous["id"] in flat(proc)
 
+    # Again: back past the release just rolled back from, never to it.
+    releases = [
+        r for r in records(envs, "staging") if r["outcome"] == "succeeded" and r["kind"] in ("deploy", "promote")
+    ]
+    assert releases[1]["id"] == previous["id"]
+    again = release(envs, "rollback", "-e", "env=staging")
+    if len(releases) > 2:
+        assert again.returncode == 0 and releases[2]["id"] in flat(again), flat(again)[-3000:]
+    else:
+        assert again.returncode != 0 and "staging has no earlier successful release to go back to" in flat(again)
+    assert releases[0]["id"] not in flat(again).split("rollback to", 1)[-1][:200]
+
+
+def test_a_forged_record_naming_an_image_outside_the_applications_repositories_is_refused(envs: Cloud) -> None:
+    """Records are a table anyone with its write permission can fill: a rollback checks where its images come from."""
+    evil = f"{REGISTRY}/someone-elses-repo@sha256:{'e' * 64}"
+    forged = {
+        "environment": "dev",
+        "started_at": "2099-01-01T00:00:00.000000Z",
+        "id": "deploy-dev-20990101T000000-00001",
+        "kind": "deploy",
+        "outcome": "succeeded",
+        "services": [
+            {"service": "dev-movie-app-service", "images": {"server": {"after": evil}, "client": {"after": evil}}}
+        ],
+    }
+    item = {key: TypeSerializer().serialize(value) for key, value in forged.items()}
+    envs.client("dynamodb").put_item(TableName="dev-movie-app-deployments", Item=item)
+    envs.control.reset_recording()
+    try:
+        proc = release(envs, "rollback", "-e", "env=dev", "-e", f"release={forged['id']}")
+        changed = envs.control.mutating_calls()
+    finally:
+        key = {"environment": item["environment"], "started_at": item["started_at"]}
+        envs.client("dynamodb").delete_item(TableName="dev-movie-app-deployments", Key=key)
+    assert proc.returncode != 0 and f"image {evil} is not from this application's repositories" in flat(proc), flat(
+        proc
+    )[-3000:]
+    assert changed == []
+
 
 @pytest.mark.parametrize(
     ("playbook", "extra", "message"),
@@ -272,6 +315,16 @@ def test_rollback_flips_back_to_the_previous_release_at_once(envs: Cloud) -> Non
             MISSING_BUILD,
         ),
         ("deploy", ["-e", "env=dev", "-e", json.dumps({"version": "bad tag!"})], "is not an image tag"),
+        (
+            "promote",
+            ["-e", "source=staging", "-e", "release=promote-staging-19990101T000000-00000"],
+            "release promote-staging-19990101T000000-00000 is not a succeeded release of staging (no such record)",
+        ),
+        (
+            "promote",
+            ["-e", "source=staging", "-e", json.dumps({"release": "a b"})],
+            'release "a b" is not a release id',
+        ),
     ],
 )
 def test_bad_input_fails_before_any_change(envs: Cloud, playbook: str, extra: list[str], message: str) -> None:

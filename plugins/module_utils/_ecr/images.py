@@ -22,6 +22,16 @@ class ImageError(Exception):
     """An image that cannot be resolved or protected; the message names it and why."""
 
 
+def check_own(image: str, account: str, region: str, repositories: list[str]) -> None:
+    """ImageError unless the image is in `account`'s ECR registry in `region`, in one of `repositories`."""
+    m = ECR_IMAGE.match(image)
+    if m is None or m["account"] != account or m["region"] != region or m["repo"] not in repositories:
+        raise ImageError(
+            f"image {image} is not from this application's repositories (ECR of account {account} in {region}: "
+            f"{', '.join(sorted(repositories))}); nothing was changed"
+        )
+
+
 def _exists(ecr: Any, registry: str, repo: str, image_id: dict[str, str]) -> bool:
     try:
         api.describe_images(ecr, registry, repo, [image_id])

@@ -234,7 +234,12 @@ def test_a_lock_holder_is_described_with_owner_purpose_and_times() -> None:
 def test_pruning_keeps_the_newest_per_volume_and_what_is_within_retention() -> None:
     now = datetime.datetime(2026, 11, 26, tzinfo=datetime.UTC)
     snaps = [
-        {"SnapshotId": f"snap-{v}-{age}", "VolumeId": v, "StartTime": now - datetime.timedelta(days=age)}
+        {
+            "SnapshotId": f"snap-{v}-{age}",
+            "VolumeId": v,
+            "State": "completed",
+            "StartTime": now - datetime.timedelta(days=age),
+        }
         for v in ("a", "b")
         for age in (1, 10, 40, 50, 60)
     ]
@@ -282,3 +287,33 @@ def test_the_live_colour_of_the_named_load_balancer_when_one_read_returns_severa
     assert report.live_colour(both, 80, "staging-app-blue", load_balancer="staging-movie-app-alb")["live"] == "green"
     with pytest.raises(ValueError, match="qa-movie-app-alb is not in the result: elb_application_lb_info returns none"):
         report.live_colour(both, 80, "qa-app-blue", load_balancer="qa-movie-app-alb")
+
+
+def record(ident: str, minute: int, kind: str = "promote", source: str = "") -> dict:
+    return {"id": ident, "kind": kind, "started_at": f"2026-11-27T10:{minute:02d}:00.000000Z", "source": source}
+
+
+def test_repeated_rollbacks_walk_back_and_never_return_to_a_rolled_back_release() -> None:
+    history = [record("r1", 1), record("r2", 2), record("r3", 3)]
+    assert report.rollback_target(history)["id"] == "r2"
+    history.append(record("back-1", 4, "rollback", source="r2"))  # r3 undone
+    assert report.rollback_target(history)["id"] == "r1", "not back to r3, the release rolled back"
+    history.append(record("back-2", 5, "rollback", source="r1"))  # r2 undone
+    assert report.rollback_target(history) == {}, "nothing earlier than r1"
+    history.append(record("r4", 6))
+    assert report.rollback_target(history)["id"] == "r1", "after a new release, back to the one it replaced"
+    assert report.rollback_target(list(reversed(history)))["id"] == "r1", "the records' order does not matter"
+
+
+def test_an_image_outside_the_applications_repositories_is_refused() -> None:
+    repos = ["dev-movie-app-server-repo"]
+    good = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/dev-movie-app-server-repo@sha256:{'a' * 64}"
+    images.check_own(good, "123456789012", "us-east-1", repos)
+    for bad in (
+        good.replace("123456789012", "999999999999"),  # another account's repository of the same name
+        good.replace("us-east-1", "eu-west-1"),
+        good.replace("dev-movie-app-server-repo", "evil-repo"),
+        f"docker.io/library/dev-movie-app-server-repo@sha256:{'a' * 64}",
+    ):
+        with pytest.raises(images.ImageError, match="is not from this application's repositories"):
+            images.check_own(bad, "123456789012", "us-east-1", repos)
