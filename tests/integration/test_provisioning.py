@@ -18,8 +18,12 @@ pytestmark = pytest.mark.slow
 
 
 def changed(proc: subprocess.CompletedProcess) -> dict[str, int]:
-    """changed= per host from the PLAY RECAP."""
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", proc.stdout, re.M)}
+    return changed_on(proc.stdout)
+
+
+def changed_on(output: str) -> dict[str, int]:
+    """changed= per host from the PLAY RECAP of a run's output."""
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", output, re.M)}
 
 
 def must(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
@@ -57,7 +61,6 @@ def tagged(cloud: Cloud, environment: str) -> list[str]:
 
 
 DEV = "provisioned-dev"  # the snapshot of dev as a completed provisioning left it
-FEATURE = "provisioned-feature-xyz"
 
 
 def provision_dev(cloud: Cloud) -> subprocess.CompletedProcess:
@@ -197,35 +200,21 @@ def test_drift_is_reported_and_a_rerun_converges_keeping_the_weights(dev: Cloud,
     assert weights == {blue["TargetGroupArn"]: 50, green: 50}
 
 
-def create_feature(cloud: Cloud) -> subprocess.CompletedProcess:
-    return must(cloud.playbook("playbooks/env_create.yml", "-e", "env_name=feature-xyz", "-e", "ttl_hours=24"))
-
-
-def test_a_feature_environment_is_created_with_30_percent_of_calls_throttled(cloud: Cloud) -> None:
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ([], "staging is a permanent environment"),
+        (["-e", "confirm_destroy=dev"], "confirm_destroy names dev, which this run does not tear down (staging)"),
+        (["-e", "env=prod", "-e", "confirm_destroy=prod"], "prod has deletion protection on"),
+        (["-e", "provision_state=bogus"], "provision_state is 'bogus': present (build, the default) or absent"),
+    ],
+)
+def test_a_permanent_environment_is_torn_down_only_when_named_twice(cloud: Cloud, extra: list[str], message: str):
     control = cloud.faults()
-    control.set_fault("throttle", share=0.3, seed=11, max_consecutive=2)
-    created = create_feature(cloud)
-    assert control.faults()["throttle"]["throttled"] > 20
-    control.clear_faults()
-    assert changed(created)["feature-xyz-env"] > 10
-    control.save_snapshot(FEATURE)
-
-
-def test_a_feature_environment_has_its_cidr_and_expiry_changes_nothing_again_and_is_destroyed(cloud: Cloud) -> None:
-    cloud.provisioned(FEATURE, lambda: create_feature(cloud))
-    ec2 = cloud.client("ec2")
-    vpcs = ec2.describe_vpcs(Filters=[{"Name": "tag:Environment", "Values": ["feature-xyz"]}])["Vpcs"]
-    assert len(vpcs) == 1 and vpcs[0]["CidrBlock"] == "10.128.0.0/16"
-    tags = {t["Key"]: t["Value"] for t in vpcs[0]["Tags"]}
-    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", tags["ExpiresAt"])
-
-    again = must(cloud.playbook("playbooks/env_create.yml", "-e", "env_name=feature-xyz"))
-    assert changed(again)["feature-xyz-env"] == 0, "a second env_create changes nothing"
-    vpcs = ec2.describe_vpcs(Filters=[{"Name": "tag:Environment", "Values": ["feature-xyz"]}])["Vpcs"]
-    assert [v["CidrBlock"] for v in vpcs] == ["10.128.0.0/16"], "and allocates no new CIDR"
-
-    must(cloud.playbook("playbooks/env_destroy.yml", "-e", "env_name=feature-xyz"))
-    assert tagged(cloud, "feature-xyz") == []
+    control.timings(clear=True)
+    proc = cloud.playbook("playbooks/provision.yml", "-e", "env=staging", "-e", "provision_state=absent", *extra)
+    assert proc.returncode != 0 and message in " ".join(proc.stdout.split()), proc.stdout[-3000:]
+    assert control.timings() == [], "refused before any AWS call"
 
 
 @pytest.mark.parametrize(
