@@ -97,17 +97,29 @@ class Cloud:
         if not SHARED_SNAPSHOTS:
             return False
         folder, deadline = Path(SHARED_SNAPSHOTS), time.monotonic() + SHARED_WAIT_SECONDS
-        while not self.control.import_snapshot(name):
-            promised = (folder / f"{name}.promised").exists() and not (folder / f"{name}.failed").exists()
+        promise = folder / f"{name}.promised"
+        if promise.exists() and promise.read_text().strip() == os.environ.get("STAGEFLOW_TEST_SHARD"):
+            return False  # this process promised it: nobody else will make it
+        while True:
+            try:
+                if self.control.import_snapshot(name):
+                    return True
+            except RuntimeError as exc:  # an export this cloud cannot read: provision instead
+                print(f"the shared snapshot {name} could not be imported ({exc}); provisioning", file=sys.stderr)
+                return False
+            promised = promise.exists() and not (folder / f"{name}.failed").exists()
             if not promised or time.monotonic() > deadline:
                 return False
             time.sleep(2)
-        return True
 
     def share(self, name: str) -> None:
         """Export the saved snapshot `name` for the other test processes of this `make test` (a no-op otherwise)."""
         if SHARED_SNAPSHOTS and self.control:
-            self.control.export_snapshot(name)
+            try:
+                self.control.export_snapshot(name)
+            except RuntimeError as exc:  # the others provision for themselves; this process's tests go on
+                print(f"the snapshot {name} could not be shared ({exc})", file=sys.stderr)
+                self.give_up(name)
 
     @staticmethod
     def give_up(name: str) -> None:

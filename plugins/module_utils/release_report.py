@@ -54,12 +54,16 @@ def rollback_target(records: list[dict[str, Any]]) -> dict[str, Any]:
     went back to (its `source`), and undoes every release between that one and itself; so repeated rollbacks walk back
     through the releases and never return to one that was rolled back. {} when there is none."""
     ordered = sorted(records or [], key=lambda r: str(r.get("started_at", "")))  # oldest first
+    releases = {r.get("id"): r for r in ordered if r.get("kind") in ("deploy", "promote")}
     stack: list[dict[str, Any]] = []  # the releases the environment went through, the one it runs now last
     for record in ordered:
         if record.get("kind") == "rollback":
             back_to = record.get("source", "")
-            while stack and stack[-1].get("id") != back_to:
-                stack.pop()  # undone by this rollback
+            if any(r.get("id") == back_to for r in stack):
+                while stack[-1].get("id") != back_to:
+                    stack.pop()  # undone by this rollback
+            elif back_to in releases:
+                stack.append(releases[back_to])  # back to a release an earlier rollback undid: it runs again
         elif record.get("kind") in ("deploy", "promote"):
             stack.append(record)
     return stack[-2] if len(stack) > 1 else {}

@@ -94,6 +94,9 @@ def test_the_approval_node_comes_before_every_prod_step(plan: dict[str, Any]) ->
     assert approval["success"] == ["promote-prod"] and not approval.get("failure") and not approval.get("always")
     assert approval["approval"]["timeout"] > 0
     assert workflow["approve"] == ["Approvers"] and workflow["execute"] == ["Operators"]
+    # What is approved is what reaches prod: the prod promotion takes only a named release (the workflow names the one
+    # its staging promotion recorded), never whatever staging runs by then.
+    assert template(plan, "Stageflow promote to prod")["extra_vars"] == {"require_approved_release": True}
     # The rendered awx.awx job nodes carry the same edges; the approval node is applied on its own.
     rendered = {n["identifier"]: n for n in plan["workflow_nodes"]}
     assert set(rendered) == {i for i in nodes if "approval" not in nodes[i]}

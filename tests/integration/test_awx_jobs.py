@@ -218,7 +218,8 @@ def test_abort_and_resume_templates(awx_envs: Controller) -> None:
     build(awx_envs.cloud, "v9")
     awx_envs.must("Stageflow deploy", {"env": "dev", "version": "v9"})
     awx_envs.must("Stageflow promote", {"source": "dev"})
-    paused = {"source": "staging", "canary_pauses": [10], "release_gate_interval": 1}
+    approved = next(r["id"] for r in records(awx_envs.cloud, "staging") if r["outcome"] == "succeeded")
+    paused = {"source": "staging", "release": approved, "canary_pauses": [10], "release_gate_interval": 1}
     runs: dict[str, Any] = {}
     thread = threading.Thread(
         target=lambda: runs.__setitem__("promote", awx_envs.launch("Stageflow promote to prod", paused, False))

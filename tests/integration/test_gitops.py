@@ -65,6 +65,13 @@ def test_every_aws_job_assumes_a_role_by_oidc_and_prod_waits_for_reviewers() -> 
             assert job["permissions"]["id-token"] == "write", name
     assert jobs["promote-to-prod"]["environment"] == "production"
     assert "promote.yml -e source=staging" in str(jobs["promote-to-prod"]["steps"])
+    # Bound to the release staging served when its tests ran (the deploy job names it), never to what it runs later.
+    promote = next(s for s in jobs["promote-to-prod"]["steps"] if "promote.yml" in s.get("run", ""))
+    assert promote["env"]["RELEASE"] == "${{ needs.deploy.outputs.release }}"
+    assert '-e "release=${RELEASE}"' in promote["run"] and "-e require_approved_release=true" in promote["run"]
+    assert jobs["deploy"]["outputs"]["release"] == "${{ steps.release.outputs.release }}"
+    named = next(s for s in jobs["deploy"]["steps"] if s.get("id") == "release")
+    assert "playbooks/history.yml" in named["run"] and "ci_output=${GITHUB_OUTPUT}" in named["run"]
     # Every other job that assumes a role runs in the GitHub environment its target maps to (production for prod, the
     # one the prod role trusts), never one a branch names freely.
     for name, job in jobs.items():

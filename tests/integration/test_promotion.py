@@ -70,12 +70,16 @@ def test_check_mode_prints_the_plan_and_makes_no_mutating_call(envs: Cloud) -> N
     assert "traffic to green: 100%" in proc.stdout
 
 
-def test_promotion_by_digest_through_blue_green_and_canary(envs: Cloud) -> None:
+def test_promotion_by_digest_through_blue_green_and_canary(envs: Cloud, tmp_path: Path) -> None:
     v1 = build(envs, "v1")
     staging = must(release(envs, "promote", "-e", "source=dev", **NO_LOGIN_NAME))
     assert "promote dev -> staging: SUCCEEDED" in staging.stdout
-    # Bound to the release staging recorded, as an approval is (-e release=<id>): staging still runs it.
+    # Bound to the release staging recorded, as an approval is (-e release=<id>): staging still runs it. The pipeline
+    # names it with history.yml's ci_output.
     approved = records(envs, "staging")[0]["id"]
+    ci_output = tmp_path / "github_output"
+    must(release(envs, "history", "-e", "env=staging", "-e", "history_limit=5", "-e", f"ci_output={ci_output}"))
+    assert ci_output.read_text().split() == [f"release={approved}"]
     prod = must(release(envs, "promote", "-e", "source=staging", "-e", f"release={approved}", **GITHUB_RUN))
     assert "promote staging -> prod: SUCCEEDED" in prod.stdout
     # Who did it: the person or pipeline, and the AWS identity (the caller's ARN) - never "unknown".

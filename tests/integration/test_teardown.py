@@ -60,7 +60,8 @@ def test_a_confirmed_teardown_keeps_a_final_snapshot_and_deletes_the_data_stores
     assert max(
         at(calls, "dynamodb:DeleteTable", last=True), at(calls, "backup:DELETE /backup-vaults/", last=True)
     ) < at(calls, "ec2:DeleteVpc")
-    assert [arn for arn in tagged(cloud, "staging") if ":snapshot:" not in arn] == []
+    # Only the data kept on purpose: the final snapshot and the releases' EBS and RDS snapshots.
+    assert [arn for arn in tagged(cloud, "staging") if ":snapshot" not in arn] == []
     # dev and prod are untouched.
     names = [lb["LoadBalancerName"] for lb in cloud.client("elbv2").describe_load_balancers()["LoadBalancers"]]
     assert sorted(names) == ["dev-movie-app-alb", "prod-movie-app-alb"]

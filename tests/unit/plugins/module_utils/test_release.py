@@ -303,6 +303,9 @@ def test_repeated_rollbacks_walk_back_and_never_return_to_a_rolled_back_release(
     history.append(record("r4", 6))
     assert report.rollback_target(history)["id"] == "r1", "after a new release, back to the one it replaced"
     assert report.rollback_target(list(reversed(history)))["id"] == "r1", "the records' order does not matter"
+    # Back again, by name, to r3, which the first rollback undid: it runs again, and the history before it stays.
+    history.append(record("back-3", 7, "rollback", source="r3"))
+    assert report.rollback_target(history)["id"] == "r4"
 
 
 def test_an_image_outside_the_applications_repositories_is_refused() -> None:
