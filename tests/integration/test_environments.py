@@ -121,22 +121,6 @@ def test_non_adjacent_promotion_needs_the_named_override(cloud: Cloud) -> None:
     assert calls == []
 
 
-@pytest.mark.parametrize(
-    ("branch", "expected"),
-    [
-        ("refs/heads/main", ["environment=prod", "deploy=true"]),
-        ("refs/heads/develop", ["environment=staging", "deploy=true"]),
-        ("refs/heads/feature/x", ["environment=dev", "deploy=true"]),
-        ("refs/heads/bugfix/y", ["environment=dev", "deploy=false"]),
-    ],
-)
-def test_ci_branch_mapping_command_gives_the_seeds_answers(cloud: Cloud, tmp_path, branch, expected) -> None:
-    output = tmp_path / "github_output"
-    proc = cloud.playbook("playbooks/ci_environment.yml", "-e", f"branch={branch}", "-e", f"ci_output={output}")
-    assert proc.returncode == 0, proc.stdout
-    assert output.read_text().splitlines() == expected
-
-
 def test_report_prints_and_writes_the_matrix_offline(cloud: Cloud, tmp_path) -> None:
     if cloud.control:
         cloud.control.reset_recording()

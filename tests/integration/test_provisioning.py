@@ -22,8 +22,9 @@ def changed(proc: subprocess.CompletedProcess) -> dict[str, int]:
 
 
 def changed_on(output: str) -> dict[str, int]:
-    """changed= per host from the PLAY RECAP of a run's output."""
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", output, re.M)}
+    """changed= per host from the PLAY RECAP of a run's output (AWX's is coloured: the colours are left out)."""
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", output)
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", plain, re.M)}
 
 
 def must(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:

@@ -157,10 +157,13 @@ def test_a_live_run_keeps_its_lock_past_its_lease_and_others_wait(envs: Cloud) -
     build(envs, "v9")
     must(release(envs, "deploy", "-e", "env=dev", "-e", "version=v9"))
     before = live(envs, "staging")
-    run = promote(envs, "dev", bake_seconds=45, release_gate_interval=1, release_lease_seconds=3)
+    # A bake long enough for the runs below on a busy machine (four test jobs share two cores in make test).
+    run = promote(envs, "dev", bake_seconds=90, release_gate_interval=1, release_lease_seconds=3)
     wait_until(lambda: live(envs, "staging")["colour"] != before["colour"], what="staging's switch")  # the bake began
     time.sleep(4)  # longer than the lease: only its renewals keep the lock
     during, tds_during = live(envs, "staging"), services(envs, "staging")
+    provision = release(envs, "provision", "-e", "env=staging")
+    assert provision.returncode != 0 and "the deployment lock of staging is held by" in flat(provision)
     build(envs, "v10")  # a newer release for the second promotion (staging already serves v9)
     must(release(envs, "deploy", "-e", "env=dev", "-e", "version=v10"))
 
@@ -169,8 +172,6 @@ def test_a_live_run_keeps_its_lock_past_its_lease_and_others_wait(envs: Cloud) -
     held = r"the deployment lock of staging is held by \S+ \(purpose: promote dev -> staging\)"
     assert re.search(held, flat(second)), second.stdout[-5000:]
     assert "If that run is dead: ansible-playbook playbooks/abort.yml -e env=staging" in flat(second)
-    provision = release(envs, "provision", "-e", "env=staging")
-    assert provision.returncode != 0 and "the deployment lock of staging is held by" in flat(provision)
     assert live(envs, "staging")["weights"] == during["weights"] and services(envs, "staging") == tds_during
 
     out = run.communicate(timeout=300)[0]
