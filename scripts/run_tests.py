@@ -157,27 +157,37 @@ def suite_pytest(name: str, *args: str, log: Path | None = None) -> Result:
 
 OUTPUT = ROOT / "tests" / "output"
 # The integration tests run as three pytest processes, each with a local cloud of its own, about equal in time (see
-# docs/performance.md). New test files join the provisioning shard. In the releases shard, the AWX jobs provision dev,
-# staging and prod and leave a snapshot of them that the promotion tests restore instead of provisioning again: keep
-# them together.
+# docs/performance.md). In the releases shard, the AWX jobs provision dev, staging and prod, save a snapshot of them
+# (which the secrets test restores) and export it; the other two shards import it instead of provisioning the three
+# again. The AWX configuration test needs no environment and fills that shard.
 RELEASE_FILES = (
     "tests/integration/test_awx_jobs.py",
-    "tests/integration/test_promotion.py",
+    "tests/integration/test_secrets.py",
+    "tests/integration/test_awx_config.py",
 )
-# The release safety tests (and the real-AWS readiness checks, which read the same environments back), the secrets test
-# (its releases at -vvv) and the least-privilege tests (acting on them as each identity) need the same three
-# environments, and so does the teardown of staging: a third process, which imports the snapshot the AWX jobs export
-# instead of provisioning them again.
+# The release safety tests (and the real-AWS readiness checks, which read the same environments back), the
+# least-privilege tests (acting on them as each identity) and the teardown of staging: the third process.
 SAFETY_FILES = (
     "tests/integration/test_release_safety.py",
     "tests/integration/test_aws_readiness.py",
-    "tests/integration/test_secrets.py",
     "tests/integration/test_access.py",
     "tests/integration/test_teardown.py",
 )
+# The promotion tests join the provisioning shard, last: by then the releases shard has exported the three
+# environments (they wait for it, bounded, else provision them). New test files join that shard too.
+LAST_FILES = ("tests/integration/test_promotion.py",)
+
+
+def provisioning_files() -> list[str]:
+    """Every integration test file no other shard runs, in name order, then LAST_FILES."""
+    taken = set(RELEASE_FILES + SAFETY_FILES + LAST_FILES)
+    files = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests" / "integration").glob("test_*.py"))
+    return [f for f in files if f not in taken] + list(LAST_FILES)
+
+
 INTEGRATION_SHARDS = {  # the order they start in: the one that exports the shared snapshot first
     "releases": list(RELEASE_FILES),
-    "provisioning": ["tests/integration", *(f"--ignore={f}" for f in RELEASE_FILES + SAFETY_FILES)],
+    "provisioning": provisioning_files(),
     "safety": list(SAFETY_FILES),
 }
 # Provisionings one shard shares with the others (tests/conftest.py, SHARED_SNAPSHOTS): snapshot name -> the shard that
@@ -373,8 +383,8 @@ SUITES: dict[str, Callable[[], Result]] = {
     "build": suite_build,
     "fast": suite_fast,
 }
-# `make test` runs every suite side by side, PARALLEL_JOBS at once: two integration shards first, lint and unit right
-# after them (they report within a few minutes), then the third shard and the Molecule scenarios, heaviest first. Each
+# `make test` runs every suite side by side, PARALLEL_JOBS at once: the three integration shards first (the longest
+# jobs), lint and unit beside them (they report within a few minutes), then the Molecule scenarios, heaviest first. Each
 # job keeps about half a core busy (the rest of its time it waits for rollouts, bakes and AWS's own waits): four at once
 # keep both cores busy; three left a third of a core idle (1.65-1.85 cores busy on average).
 PARALLEL_JOBS = 4
@@ -386,13 +396,10 @@ SPLIT_SUITES = ("integration", "molecule", "fast")  # suites run as several jobs
 
 def everything() -> list[tuple[str, Callable[[], Result]]]:
     share_provisionings()
-    releases, provisioning, *shards = integration_jobs()
     return [
-        releases,
-        provisioning,
+        *integration_jobs(),
         ("lint", lambda: suite_lint(log=OUTPUT / "lint.log")),
         ("unit", lambda: suite_pytest("unit", "tests/unit", log=OUTPUT / "unit.log")),
-        *shards,
         *molecule_jobs(),
         ("sanity", lambda: suite_sanity(log=OUTPUT / "sanity.log")),
         ("build", lambda: suite_build(log=OUTPUT / "build.log")),
