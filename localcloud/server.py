@@ -23,7 +23,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from moto.rds.models import rds_backends
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from . import fidelity, health, strict
+from . import backup_selections, fidelity, health, strict
 from .authorize import Authorizer
 from .client import service_and_action
 from .ecs import EcsEmulator, Settings
@@ -95,6 +95,7 @@ class LocalCloud:
         self.snapshot_dir = snapshot_dir  # where snapshots are exported to and imported from; None: neither
         self.authorizer = Authorizer()
         fidelity.install()
+        backup_selections.install()
         self._requested_port = port
         self._seed = seed
         self._rng = random.Random(seed)

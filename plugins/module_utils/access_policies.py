@@ -575,12 +575,19 @@ def readonly_policy(scope, envs, catalogue, account, region, partition="aws"):
 
 def boundary_policy(own, images, account, region, partition="aws"):
     """The permissions boundary of the roles a deployer scope's provisioning creates (task execution, container
-    instances): the most they may ever do, whatever is attached to them, and only on the scope's own environments
-    (own: names_of(...) of each; images: of the environments whose repositories it pulls from). No IAM, no STS. Each
-    deployer scope has its own: a role one scope creates, trusted by anyone, reaches none of another scope's clusters,
-    secrets, logs or images."""
+    instances, AWS Backup's): the most they may ever do, whatever is attached to them, and only on the scope's own
+    environments (own: names_of(...) of each; images: of the environments whose repositories it pulls from). No IAM,
+    no STS. Each deployer scope has its own: a role one scope creates, trusted by anyone, reaches none of another
+    scope's clusters, secrets, logs, images, databases or volumes."""
     base = f"arn:{partition}:{{}}:{region}:{account}:"
-    ecs, ecr, logs, secrets = (base.format(s) for s in ("ecs", "ecr", "logs", "secretsmanager"))
+    ecs, ecr, logs, secrets, rds, ec2, backup = (
+        base.format(s) for s in ("ecs", "ecr", "logs", "secretsmanager", "rds", "ec2", "backup")
+    )
+    # AWS Backup's role reaches the data stores of the scope's environments only: by name where AWS names them, by
+    # their Environment tag where it does not (volumes, and the snapshots it deletes when they expire).
+    environments = {"StringLike": {f"aws:ResourceTag/{TAG_KEY}": sorted({n["environment"] for n in own})}}
+    databases = sorted({f"{rds}db:{n['database']}*" for n in own})  # the database and its replicas
+    vaults = sorted({f"{backup}backup-vault:{n['backup_vault']}" for n in own})
     clusters = sorted({f"{ecs}cluster/{n['cluster']}" for n in own})
     instances = sorted({f"{ecs}container-instance/{n['cluster']}/*" for n in own})
     repositories = sorted({f"{ecr}repository/{r}" for n in [*own, *images] for r in n["repositories"]})
@@ -618,6 +625,35 @@ def boundary_policy(own, images, account, region, partition="aws"):
             "ReadTheScopesSecrets",
             ["secretsmanager:GetSecretValue"],
             sorted({f"{secrets}secret:{n['secret_prefix']}*" for n in own}),
+        ),
+        _statement(
+            "FindWhatAwsBackupBacksUp",
+            [
+                "ec2:DescribeSnapshots",
+                "ec2:DescribeVolumes",
+                "rds:DescribeDBInstances",
+                "rds:DescribeDBSnapshots",
+                "tag:GetResources",
+            ],
+            "*",
+        ),
+        _statement("BackUpIntoTheScopesVaults", ["backup:CopyIntoBackupVault", "backup:DescribeBackupVault"], vaults),
+        _statement(
+            "SnapshotTheScopesDatabases",
+            ["rds:AddTagsToResource", "rds:CreateDBSnapshot", "rds:ListTagsForResource"],
+            [*databases, f"{rds}snapshot:awsbackup:*"],
+        ),
+        _statement("SnapshotTheScopesVolumes", ["ec2:CreateSnapshot"], f"{ec2}volume/*", environments),
+        _statement(
+            "MakeAndTagTheNewSnapshots",
+            ["ec2:CreateSnapshot", "ec2:CreateTags"],
+            f"arn:{partition}:ec2:{region}::snapshot/*",
+        ),
+        _statement(
+            "ExpireOnlyTheScopesSnapshots",
+            ["ec2:DeleteSnapshot", "rds:DeleteDBSnapshot"],
+            [f"arn:{partition}:ec2:{region}::snapshot/*", f"{rds}snapshot:awsbackup:*"],
+            environments,
         ),
         _statement("NoIdentityChanges", ["iam:*", "sts:AssumeRole*", "organizations:*"], "*", effect="Deny"),
     ]

@@ -1,6 +1,7 @@
 """What a real account needs from provisioned environments, read back from the strict local cloud: a route out of the
 private subnets, a database created with the password Secrets Manager keeps, an execution role that reads exactly its
-environment's secret. (docs/localcloud.md lists the strictness that refuses each defect these tests once had.)"""
+environment's secret, a backup plan that selects the environment's data stores. (docs/localcloud.md lists the
+strictness that refuses each defect these tests once had.)"""
 
 from __future__ import annotations
 
@@ -80,3 +81,46 @@ def test_the_execution_role_reads_exactly_its_environments_secret(envs: Cloud, e
         else []
     )
     assert not [r for r in reasons if "CannotPull" in r or "ResourceInitialization" in r], reasons
+
+
+def selected(selection: dict, tags: dict[str, str]) -> bool:
+    """Whether a resource with these tags meets every StringEquals condition of a backup selection, as AWS Backup
+    assigns resources (the conditions are ANDed; the ARN patterns are checked separately)."""
+    conditions = selection["Conditions"]["StringEquals"]
+    return bool(conditions) and all(
+        tags.get(c["ConditionKey"].removeprefix("aws:ResourceTag/")) == c["ConditionValue"] for c in conditions
+    )
+
+
+@pytest.mark.parametrize(("env", "enabled"), [("dev", False), ("staging", True), ("prod", True)])
+def test_the_backup_plan_selects_the_environments_database_and_volumes_by_tag(
+    envs: Cloud, env: str, enabled: bool
+) -> None:
+    backup, iam = envs.client("backup"), envs.client("iam")
+    plans = {p["BackupPlanName"]: p for p in backup.list_backup_plans()["BackupPlansList"]}
+    role = f"{env}-movie-app-cluster-backup"
+    if not enabled:  # dev's backup_enabled is false: no plan, no role
+        assert f"{env}-movie-app" not in plans
+        assert role not in {r["RoleName"] for r in iam.list_roles()["Roles"]}
+        return
+    plan = plans[f"{env}-movie-app"]["BackupPlanId"]
+    (listed,) = backup.list_backup_selections(BackupPlanId=plan)["BackupSelectionsList"]
+    selection = backup.get_backup_selection(BackupPlanId=plan, SelectionId=listed["SelectionId"])["BackupSelection"]
+    assert sorted(selection["Resources"]) == ["arn:aws:ec2:*:*:volume/*", "arn:aws:rds:*:*:db:*"]
+    # It backs up what it should: the environment's database and volumes; and nothing of the other environments'.
+    rds, ec2 = envs.client("rds"), envs.client("ec2")
+    for other in ("dev", "staging", "prod"):
+        database = rds.describe_db_instances(DBInstanceIdentifier=f"{other}-movie-app-db")["DBInstances"][0]
+        tags = {t["Key"]: t["Value"] for t in database.get("TagList", [])}
+        assert selected(selection, tags) == (other == env), (other, tags)
+    volumes = ec2.describe_volumes(Filters=[{"Name": "tag:Environment", "Values": [env]}])["Volumes"]
+    assert volumes and all(selected(selection, {t["Key"]: t["Value"] for t in v["Tags"]}) for v in volumes)
+    # By the role AWS Backup assumes, created within the scope's permissions boundary.
+    found = iam.get_role(RoleName=role)["Role"]
+    assert selection["IamRoleArn"] == found["Arn"]
+    boundary = "stageflow-prod-workload-boundary" if env == "prod" else "stageflow-nonprod-workload-boundary"
+    assert found["PermissionsBoundary"]["PermissionsBoundaryArn"].endswith(f":policy/{boundary}")
+    trusted = found["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
+    assert trusted == {"Service": "backup.amazonaws.com"}
+    attached = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+    assert [p["PolicyName"] for p in attached] == ["AWSBackupServiceRolePolicyForBackup"]

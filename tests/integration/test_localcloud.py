@@ -525,3 +525,43 @@ def test_timings_list_each_aws_call_with_its_duration(cloud: Cloud) -> None:
     assert [(c[2], c[3]) for c in calls] == [("ec2", "DescribeVpcs"), ("ecs", "ListClusters")]
     assert all(c[1] >= 0 and c[0] > 1.7e9 for c in calls)
     assert cloud.control.timings() == []
+
+
+def test_backup_selections_assign_resources_to_a_plan_as_aws_does(cloud: Cloud) -> None:
+    """moto lacks backup selections: the local cloud keeps them, refuses what AWS refuses, and a plan is deleted only
+    after its selections (localcloud/backup_selections.py)."""
+    backup = cloud.client("backup", retries=False)
+    plan = backup.create_backup_plan(
+        BackupPlan={"BackupPlanName": "p", "Rules": [{"RuleName": "daily", "TargetBackupVaultName": "v"}]}
+    )["BackupPlanId"]
+    selection = {
+        "SelectionName": "tagged",
+        "IamRoleArn": "arn:aws:iam::123456789012:role/backup",
+        "Resources": ["arn:aws:rds:*:*:db:*"],
+        "Conditions": {"StringEquals": [{"ConditionKey": "aws:ResourceTag/Environment", "ConditionValue": "dev"}]},
+    }
+    made = backup.create_backup_selection(BackupPlanId=plan, BackupSelection=selection)
+    read = backup.get_backup_selection(BackupPlanId=plan, SelectionId=made["SelectionId"])
+    assert read["BackupSelection"]["Conditions"] == selection["Conditions"] and read["BackupPlanId"] == plan
+    listed = backup.list_backup_selections(BackupPlanId=plan)["BackupSelectionsList"]
+    assert [(s["SelectionName"], s["IamRoleArn"]) for s in listed] == [("tagged", selection["IamRoleArn"])]
+
+    def code(call) -> str:
+        with pytest.raises(botocore.exceptions.ClientError) as refused:
+            call()
+        return refused.value.response["Error"]["Code"]
+
+    assert code(lambda: backup.create_backup_selection(BackupPlanId=plan, BackupSelection=selection)) == (
+        "AlreadyExistsException"
+    )
+    bad_name = {**selection, "SelectionName": "no spaces"}
+    assert code(lambda: backup.create_backup_selection(BackupPlanId=plan, BackupSelection=bad_name)) == (
+        "InvalidParameterValueException"
+    )
+    assert code(lambda: backup.create_backup_selection(BackupPlanId="nope", BackupSelection=selection)) == (
+        "ResourceNotFoundException"
+    )
+    assert code(lambda: backup.delete_backup_plan(BackupPlanId=plan)) == "InvalidRequestException"
+    backup.delete_backup_selection(BackupPlanId=plan, SelectionId=made["SelectionId"])
+    assert backup.list_backup_selections(BackupPlanId=plan)["BackupSelectionsList"] == []
+    backup.delete_backup_plan(BackupPlanId=plan)

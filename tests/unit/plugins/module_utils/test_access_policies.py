@@ -511,3 +511,23 @@ def test_the_workload_roles_may_do_their_work_in_their_scope_only() -> None:
     assert (
         evaluate(boundaries["nonprod"], "iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/x", {}) is Decision.EXPLICIT_DENY
     )
+
+    # AWS Backup's role: snapshots of the scope's databases and volumes into its vaults, and expires only its own.
+    def backups(env: str) -> list[tuple[str, str, dict]]:
+        tagged = {"aws:resourcetag/environment": [env]}  # condition keys as the evaluator takes them
+        return [
+            ("rds:CreateDBSnapshot", f"arn:aws:rds:{base}:db:{env}-movie-app-db", {}),
+            ("ec2:CreateSnapshot", f"arn:aws:ec2:{base}:volume/vol-0123", tagged),
+            ("ec2:DeleteSnapshot", f"arn:aws:ec2:{REGION}::snapshot/snap-0123", tagged),
+            ("rds:DeleteDBSnapshot", f"arn:aws:rds:{base}:snapshot:awsbackup:job-0123", tagged),
+            ("backup:CopyIntoBackupVault", f"arn:aws:backup:{base}:backup-vault:{env}-movie-app", {}),
+        ]
+
+    for scope, own, other in (("nonprod", ("dev", "staging", "feature-x1"), "prod"), ("prod", ("prod",), "staging")):
+        for env in own:
+            for action, resource, context in backups(env):
+                assert evaluate(boundaries[scope], action, resource, context) is Decision.ALLOW, (scope, action)
+        for action, resource, context in backups(other):
+            assert evaluate(boundaries[scope], action, resource, context) is not Decision.ALLOW, (scope, action)
+    new_snapshot = f"arn:aws:ec2:{REGION}::snapshot/snap-new"
+    assert evaluate(boundaries["prod"], "ec2:CreateSnapshot", new_snapshot, {}) is Decision.ALLOW
