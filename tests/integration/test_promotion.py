@@ -26,6 +26,7 @@ from tests.integration.releases import (
     build,
     flat,
     live,
+    lock_of,
     must,
     records,
     release,
@@ -358,3 +359,25 @@ def test_a_source_container_missing_from_the_target_is_refused(envs: Cloud) -> N
     assert proc.returncode != 0, proc.stdout[-3000:]
     assert "container(s) sidecar of the release are missing from dev-movie-app-service's task definition" in flat(proc)
     assert envs.control.mutating_calls() == []
+
+
+def test_a_bad_snapshot_policy_is_refused_before_the_lock(envs: Cloud) -> None:
+    """The SSM snapshot policy the backup role writes is read and checked before the lock: one that would let pruning
+    delete every completed snapshot (keep_at_least 0) refuses the promotion with no change."""
+    build(envs, "v8")
+    must(release(envs, "deploy", "-e", "env=dev", "-e", "version=v8"))
+    ssm, name = envs.client("ssm"), "/stageflow/staging/movie-app/snapshot-policy"
+    kept = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+    before = live(envs, "staging")
+    ssm.put_parameter(Name=name, Value=json.dumps({"retention_days": 7, "keep_at_least": 0}), Overwrite=True)
+    try:
+        envs.control.reset_recording()
+        proc = release(envs, "promote", "-e", "source=dev")
+        changed = envs.control.mutating_calls()
+    finally:
+        ssm.put_parameter(Name=name, Value=kept, Overwrite=True)
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    assert f"the snapshot policy {name} is" in flat(proc) and "keep_at_least, a whole number >= 1" in flat(proc)
+    assert changed == [] and lock_of(envs, "staging") == {}
+    after = live(envs, "staging")
+    assert (after["weights"], after["task_definition"]) == (before["weights"], before["task_definition"])
