@@ -191,6 +191,14 @@ class LocalCloudClient:
     def snapshots(self) -> list[str]:
         return self._ok("GET", "/_localcloud/snapshots")["snapshots"]
 
+    def data_snapshots_pending(self, pending: bool) -> None:
+        """EBS and RDS snapshots taken from now on stay pending (True); False completes them."""
+        self._ok("PUT", "/_localcloud/data-snapshots", {"pending": pending})
+
+    def age_data_snapshots(self, days: float) -> int:
+        """Every EBS and RDS snapshot taken `days` earlier than it was; how many."""
+        return self._ok("POST", "/_localcloud/data-snapshots/age", {"days": days})["aged"]
+
     def set_rollout_seconds(self, seconds: float) -> None:
         self._ok("PUT", "/_localcloud/settings", {"rollout_seconds": seconds})
 

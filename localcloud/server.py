@@ -23,7 +23,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from moto.rds.models import rds_backends
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from . import backup_selections, fidelity, health, strict
+from . import backup_selections, data_snapshots, fidelity, health, strict
 from .authorize import Authorizer
 from .client import service_and_action
 from .ecs import EcsEmulator, Settings
@@ -96,6 +96,7 @@ class LocalCloud:
         self.authorizer = Authorizer()
         fidelity.install()
         backup_selections.install()
+        data_snapshots.install()
         self._requested_port = port
         self._seed = seed
         self._rng = random.Random(seed)
@@ -156,6 +157,7 @@ class LocalCloud:
         self.faults.reset()
         self.emulator.reset()
         self.authorizer.reset()
+        data_snapshots.reset()
         self._rng = random.Random(self._seed)
 
     # -- WSGI ------------------------------------------------------------------------------------
@@ -251,6 +253,8 @@ class LocalCloud:
             return self._control_snapshots(method, parts[1:], start_response)
         if parts[0] == "faults":
             return self._control_faults(method, parts[1:], body, start_response)
+        if parts[0] == "data-snapshots":
+            return self._control_data_snapshots(method, parts[1:], body, start_response)
         if parts[0] == "rds" and len(parts) == 3 and parts[2] == "master-password" and method == "GET":
             digest = _master_password_digest(parts[1])
             if digest is None:
@@ -299,6 +303,8 @@ class LocalCloud:
                     "PUT /_localcloud/faults/<name>",
                     "DELETE /_localcloud/faults/<name>",
                     "PUT /_localcloud/settings",
+                    "GET|PUT /_localcloud/data-snapshots",
+                    "POST /_localcloud/data-snapshots/age",
                     "GET /_localcloud/rds/<db-instance-identifier>/master-password",
                     "GET /_localcloud/lb/<load-balancer name, DNS name or Route 53 name>/<path>",
                 ],
@@ -345,6 +351,29 @@ class LocalCloud:
         except FileNotFoundError:
             return self._json(start_response, 404, {"error": f"no exported snapshot {path}"})
         return self._json(start_response, 200, {"imported": name, "path": path})
+
+    def _control_data_snapshots(
+        self, method: str, parts: list[str], body: bytes, start_response: StartResponse
+    ) -> list[bytes]:
+        """PUT /_localcloud/data-snapshots {"pending": bool}; POST /_localcloud/data-snapshots/age {"days": N}."""
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError:
+            data = None
+        if not parts and method == "PUT" and isinstance(data, dict) and isinstance(data.get("pending"), bool):
+            data_snapshots.set_pending(data["pending"])
+            return self._json(start_response, 200, data_snapshots.settings())
+        if not parts and method == "GET":
+            return self._json(start_response, 200, data_snapshots.settings())
+        days = data.get("days") if isinstance(data, dict) else None
+        number = isinstance(days, (int, float)) and not isinstance(days, bool)
+        if parts == ["age"] and method == "POST" and number and days > 0:
+            return self._json(start_response, 200, {"aged": data_snapshots.age(days), "days": days})
+        return self._json(
+            start_response,
+            400,
+            {"error": 'data-snapshots takes PUT {"pending": true|false} or POST age {"days": <number > 0>}'},
+        )
 
     def _control_faults(self, method: str, parts: list[str], body: bytes, start_response: StartResponse) -> list[bytes]:
         if not parts:

@@ -558,6 +558,10 @@ def test_backup_selections_assign_resources_to_a_plan_as_aws_does(cloud: Cloud) 
     assert code(lambda: backup.create_backup_selection(BackupPlanId=plan, BackupSelection=bad_name)) == (
         "InvalidParameterValueException"
     )
+    nothing = {k: v for k, v in selection.items() if k != "Resources"}
+    assert code(lambda: backup.create_backup_selection(BackupPlanId=plan, BackupSelection=nothing)) == (
+        "InvalidParameterValueException"
+    )
     assert code(lambda: backup.create_backup_selection(BackupPlanId="nope", BackupSelection=selection)) == (
         "ResourceNotFoundException"
     )
@@ -565,3 +569,40 @@ def test_backup_selections_assign_resources_to_a_plan_as_aws_does(cloud: Cloud) 
     backup.delete_backup_selection(BackupPlanId=plan, SelectionId=made["SelectionId"])
     assert backup.list_backup_selections(BackupPlanId=plan)["BackupSelectionsList"] == []
     backup.delete_backup_plan(BackupPlanId=plan)
+
+
+def test_data_snapshots_can_be_kept_pending_and_aged_as_aws_time_would(cloud: Cloud) -> None:
+    """moto's EBS and RDS snapshots are complete at once and never age: the local cloud can keep new ones pending and
+    move existing ones back in time, for the tests of snapshot retention (localcloud/data_snapshots.py)."""
+    ec2, rds = cloud.client("ec2"), cloud.client("rds")
+    volume = ec2.create_volume(AvailabilityZone="us-east-1a", Size=8)["VolumeId"]
+    rds.create_db_instance(
+        DBInstanceIdentifier="db1",
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        MasterUsername="u",
+        MasterUserPassword="p" * 12,
+        AllocatedStorage=20,
+    )
+    done = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
+    cloud.control.data_snapshots_pending(True)
+    try:
+        pending = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
+        rds.create_db_snapshot(DBInstanceIdentifier="db1", DBSnapshotIdentifier="s1")
+        states = {s["SnapshotId"]: s["State"] for s in ec2.describe_snapshots(SnapshotIds=[done, pending])["Snapshots"]}
+        assert states == {done: "completed", pending: "pending"}
+        assert rds.describe_db_snapshots(DBSnapshotIdentifier="s1")["DBSnapshots"][0]["Status"] == "creating"
+    finally:
+        cloud.control.data_snapshots_pending(False)
+    assert ec2.describe_snapshots(SnapshotIds=[pending])["Snapshots"][0]["State"] == "completed"
+    assert rds.describe_db_snapshots(DBSnapshotIdentifier="s1")["DBSnapshots"][0]["Status"] == "available"
+
+    before = ec2.describe_snapshots(SnapshotIds=[done])["Snapshots"][0]["StartTime"]
+    db_before = rds.describe_db_snapshots(DBSnapshotIdentifier="s1")["DBSnapshots"][0]["SnapshotCreateTime"]
+    database_snapshots = rds.describe_db_snapshots()["DBSnapshots"]  # s1 and the instance's automated one
+    assert cloud.control.age_data_snapshots(10) == 2 + len(database_snapshots)
+    assert (before - ec2.describe_snapshots(SnapshotIds=[done])["Snapshots"][0]["StartTime"]).days == 10
+    after = rds.describe_db_snapshots(DBSnapshotIdentifier="s1")["DBSnapshots"][0]["SnapshotCreateTime"]
+    assert (db_before - after).days == 10
+    status, answer = cloud.control.request("POST", "/_localcloud/data-snapshots/age", {"days": -1})
+    assert status == 400 and "days" in answer["error"]

@@ -381,3 +381,68 @@ def test_a_bad_snapshot_policy_is_refused_before_the_lock(envs: Cloud) -> None:
     assert changed == [] and lock_of(envs, "staging") == {}
     after = live(envs, "staging")
     assert (after["weights"], after["task_definition"]) == (before["weights"], before["task_definition"])
+
+
+def test_pruning_keeps_a_completed_snapshot_while_the_releases_own_is_still_being_taken(envs: Cloud) -> None:
+    """A release of staging snapshots its volumes and database and prunes their older release snapshots by the
+    snapshot policy: only completed ones are counted or pruned, so while the release's own snapshots are still being
+    taken, the newest completed one of each volume and of the database is kept, however old."""
+    ssm, name = envs.client("ssm"), "/stageflow/staging/movie-app/snapshot-policy"
+    kept = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+    ec2, rds = envs.client("ec2"), envs.client("rds")
+
+    def release_snapshots() -> tuple[dict[str, list[str]], list[str]]:
+        """Staging's release snapshots: the states of each volume's, and of the database's."""
+        volumes: dict[str, list[str]] = {}
+        for snap in ec2.describe_snapshots(
+            OwnerIds=["self"],
+            Filters=[
+                {"Name": "tag-key", "Values": ["StageflowPromotion"]},
+                {"Name": "tag:Environment", "Values": ["staging"]},
+            ],
+        )["Snapshots"]:
+            volumes.setdefault(snap["VolumeId"], []).append(snap["State"])
+        database = [
+            s["Status"]
+            for s in rds.describe_db_snapshots(DBInstanceIdentifier="staging-movie-app-db", SnapshotType="manual")[
+                "DBSnapshots"
+            ]
+            if any(t["Key"] == "StageflowPromotion" for t in s.get("TagList", []))
+        ]
+        return volumes, database
+
+    # At least two completed snapshots of each volume staging has and of its database: the releases of staging above
+    # took them (run alone, this test takes them).
+    current = [
+        v["VolumeId"]
+        for v in ec2.describe_volumes(Filters=[{"Name": "tag:Environment", "Values": ["staging"]}])["Volumes"]
+    ]
+    assert current, "staging's container instances have volumes"
+
+    def enough(volumes: dict[str, list[str]], database: list[str]) -> bool:
+        completed = [volumes.get(v, []).count("completed") for v in current]
+        return min(completed) >= 2 and database.count("available") >= 2
+
+    volumes, database = release_snapshots()
+    for version in ("v9", "v10"):
+        if enough(volumes, database):
+            break
+        build(envs, version)
+        must(release(envs, "deploy", "-e", "env=dev", "-e", f"version={version}"))
+        must(release(envs, "promote", "-e", "source=dev"))
+        volumes, database = release_snapshots()
+    assert enough(volumes, database), (volumes, database)
+    build(envs, "v11")
+    must(release(envs, "deploy", "-e", "env=dev", "-e", "version=v11"))
+    ssm.put_parameter(Name=name, Value=json.dumps({"retention_days": 1, "keep_at_least": 1}), Overwrite=True)
+    envs.control.age_data_snapshots(10)  # every snapshot so far is past the retention
+    envs.control.data_snapshots_pending(True)  # and the release's own are still being taken when it prunes
+    try:
+        must(release(envs, "promote", "-e", "source=dev"))
+        volumes, database = release_snapshots()
+    finally:
+        envs.control.data_snapshots_pending(False)
+        ssm.put_parameter(Name=name, Value=kept, Overwrite=True)
+    assert all(states.count("completed") == 1 for states in volumes.values()), volumes
+    assert all(volumes[v].count("pending") == 1 for v in current), volumes
+    assert sorted(database) == ["available", "creating"], database
