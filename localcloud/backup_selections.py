@@ -3,9 +3,9 @@
 A selection assigns resources to a backup plan - by ARN (`Resources`, wildcards allowed), by tag (`ListOfTags`, any
 of them) and by `Conditions` (all of them) - and names the IAM role AWS Backup assumes to back them up. As in AWS:
 the plan must exist (ResourceNotFoundException otherwise), a selection name is 1-50 letters, digits and `-_.`, is
-unique in its plan (AlreadyExistsException), the role is required, and a plan cannot be deleted while it has
-selections (InvalidRequestException: "Related backup plan selections must be deleted prior to backup plan
-deletion"). Sources: https://docs.aws.amazon.com/aws-backup/latest/devguide/API_CreateBackupSelection.html,
+unique in its plan (AlreadyExistsException), the role is required, so is `Resources` or `ListOfTags`, and a plan
+cannot be deleted while it has selections (InvalidRequestException: "Related backup plan selections must be deleted
+prior to backup plan deletion"). Sources: https://docs.aws.amazon.com/aws-backup/latest/devguide/API_CreateBackupSelection.html,
 API_DeleteBackupPlan.html, API_BackupSelection.html.
 """
 
@@ -55,6 +55,8 @@ def create_backup_selection(
         )
     if not selection.get("IamRoleArn"):
         raise InvalidParameterValueException("IamRoleArn is required")
+    if not selection.get("Resources") and not selection.get("ListOfTags"):
+        raise InvalidParameterValueException("Either 'ListOfTags' or 'Resources' section must be non-empty")
     plans = _selections(backend).setdefault(plan_id, {})
     if any(s["BackupSelection"]["SelectionName"] == name for s in plans.values()):
         raise AlreadyExistsException(f"Backup selection with the same name {name} already exists in this plan")

@@ -238,7 +238,12 @@ def molecule_scenario(scenario: Path) -> Result:
     log.parent.mkdir(parents=True, exist_ok=True)
     result = Result(f"molecule {role.name}/{name}", log=log)
     proc, url = spawn("--rollout-seconds", "1", log_path=log.with_suffix(".localcloud.log"))
+    # Molecule's state (prepared or not) and the fact cache prepare.yml fills, fresh for each fresh cloud: what a
+    # killed run left would otherwise skip prepare and converge against ids of a cloud that is gone.
+    state = log.with_suffix(".state")
+    shutil.rmtree(state, ignore_errors=True)
     env = {
+        "MOLECULE_EPHEMERAL_DIRECTORY": str(state),
         "AWS_ENDPOINT_URL": url,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",

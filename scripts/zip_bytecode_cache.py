@@ -13,7 +13,9 @@ site-packages with a .pth file that loads it at start-up.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib.util
 import marshal
 import os
 import sys
@@ -22,7 +24,8 @@ import zipimport
 
 NAME = "stageflow_zip_bytecode_cache"
 CACHE = os.path.join(sys.prefix, "zip-bytecode-cache")  # inside the virtual environment, which `make clean` removes
-_TAG = f"{sys.implementation.cache_tag} {marshal.version}".encode()
+# What else compiling depends on: the interpreter's bytecode (its magic number) and -O / PYTHONOPTIMIZE.
+_TAG = f"{importlib.util.MAGIC_NUMBER.hex()} {marshal.version} {sys.flags.optimize}".encode()
 _compile = getattr(zipimport, "_compile_source", None)
 
 
@@ -32,9 +35,10 @@ def _with_filename(code: types.CodeType, filename: str) -> types.CodeType:
 
 
 def _compile_cached(pathname: str, source: bytes) -> types.CodeType:
+    key = hashlib.sha256(_TAG + b"\0" + source).hexdigest()
+    path = os.path.join(CACHE, key[:2], key)
+    partial = f"{path}.{os.getpid()}"
     try:
-        key = hashlib.sha256(_TAG + b"\0" + source).hexdigest()
-        path = os.path.join(CACHE, key[:2], key)
         try:
             with open(path, "rb") as cached:
                 return _with_filename(marshal.loads(cached.read()), pathname)
@@ -42,12 +46,14 @@ def _compile_cached(pathname: str, source: bytes) -> types.CodeType:
             pass
         code = _compile(pathname, source)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        partial = f"{path}.{os.getpid()}"
         with open(partial, "wb") as out:
             out.write(marshal.dumps(code))
         os.replace(partial, path)  # whole or not at all, when processes write the same entry at once
         return code
-    except Exception:  # a cache must never be the reason an import fails
+    except Exception:  # a cache must never be the reason an import fails: compile, and drop what is damaged
+        for leftover in (path, partial):
+            with contextlib.suppress(OSError):
+                os.unlink(leftover)
         return _compile(pathname, source)
 
 

@@ -585,8 +585,12 @@ def boundary_policy(own, images, account, region, partition="aws"):
     )
     # AWS Backup's role reaches the data stores of the scope's environments only: by name where AWS names them, by
     # their Environment tag where it does not (volumes, and the snapshots it deletes when they expire).
-    environments = {"StringLike": {f"aws:ResourceTag/{TAG_KEY}": sorted({n["environment"] for n in own})}}
-    databases = sorted({f"{rds}db:{n['database']}*" for n in own})  # the database and its replicas
+    names = sorted({n["environment"] for n in own})
+    environments = {"StringLike": {f"aws:ResourceTag/{TAG_KEY}": names}}
+    databases = sorted(  # the database and its replicas, as the deployer policy names them
+        {f"{rds}db:{n['database']}" for n in own} | {f"{rds}db:{n['database']}-replica-*" for n in own}
+    )
+    ebs_snapshots, db_snapshots = f"arn:{partition}:ec2:{region}::snapshot/*", f"{rds}snapshot:awsbackup:*"
     vaults = sorted({f"{backup}backup-vault:{n['backup_vault']}" for n in own})
     clusters = sorted({f"{ecs}cluster/{n['cluster']}" for n in own})
     instances = sorted({f"{ecs}container-instance/{n['cluster']}/*" for n in own})
@@ -638,22 +642,36 @@ def boundary_policy(own, images, account, region, partition="aws"):
             "*",
         ),
         _statement("BackUpIntoTheScopesVaults", ["backup:CopyIntoBackupVault", "backup:DescribeBackupVault"], vaults),
+        _statement("SnapshotTheScopesDatabases", ["rds:CreateDBSnapshot"], [*databases, db_snapshots]),
+        _statement("ReadTheScopesDatabasesTags", ["rds:ListTagsForResource"], databases),
+        # Tags only on a new snapshot (no Environment tag yet) or on the scope's own: re-tagging another scope's
+        # snapshot as this scope's, to expire it below, is refused.
         _statement(
-            "SnapshotTheScopesDatabases",
-            ["rds:AddTagsToResource", "rds:CreateDBSnapshot", "rds:ListTagsForResource"],
-            [*databases, f"{rds}snapshot:awsbackup:*"],
+            "TagOnlyNewOrTheScopesDatabaseSnapshots",
+            ["rds:AddTagsToResource", "rds:ListTagsForResource"],
+            db_snapshots,
+            {"StringLikeIfExists": {f"aws:ResourceTag/{TAG_KEY}": names}},
         ),
         _statement("SnapshotTheScopesVolumes", ["ec2:CreateSnapshot"], f"{ec2}volume/*", environments),
+        _statement("MakeTheVolumeSnapshots", ["ec2:CreateSnapshot"], ebs_snapshots),
         _statement(
-            "MakeAndTagTheNewSnapshots",
-            ["ec2:CreateSnapshot", "ec2:CreateTags"],
-            f"arn:{partition}:ec2:{region}::snapshot/*",
+            "TagVolumeSnapshotsOnlyAsTheyAreTaken",
+            ["ec2:CreateTags"],
+            ebs_snapshots,
+            {"StringEquals": {"ec2:CreateAction": ["CreateSnapshot", "CreateSnapshots"]}},
         ),
         _statement(
             "ExpireOnlyTheScopesSnapshots",
             ["ec2:DeleteSnapshot", "rds:DeleteDBSnapshot"],
-            [f"arn:{partition}:ec2:{region}::snapshot/*", f"{rds}snapshot:awsbackup:*"],
+            [ebs_snapshots, db_snapshots],
             environments,
+        ),
+        # Snapshots of encrypted volumes and databases use their keys, through EC2 and RDS only.
+        _statement(
+            "UseTheDataStoresKeysThroughTheirServices",
+            ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKeyWithoutPlaintext"],
+            "*",
+            {"StringLike": {"kms:ViaService": [f"ec2.{region}.amazonaws.com", f"rds.{region}.amazonaws.com"]}},
         ),
         _statement("NoIdentityChanges", ["iam:*", "sts:AssumeRole*", "organizations:*"], "*", effect="Deny"),
     ]

@@ -31,7 +31,7 @@ def changed_tasks(output: str) -> set[str]:
     """The names of the tasks that reported a change in a run's output."""
     found, task = set(), ""
     for line in re.sub(r"\x1b\[[0-9;]*m", "", output).splitlines():
-        header = re.match(r"^TASK \[(.*)\] \**$", line)
+        header = re.match(r"^(?:TASK|RUNNING HANDLER) \[(.*)\] \**$", line)
         if header:
             task = header.group(1)
         elif line.startswith("changed: "):

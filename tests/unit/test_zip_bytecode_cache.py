@@ -49,6 +49,9 @@ def test_a_damaged_entry_or_an_unwritable_cache_falls_back_to_compiling(
     namespace: dict = {}
     exec(code, namespace)
     assert namespace["answer"]() == 42
+    assert not entry.exists(), "the damaged entry is dropped, so the next import writes it again"
+    zip_bytecode_cache._compile_cached("/tmp/a.zip/mod.py", SOURCE)
+    assert entry.exists()
     blocked = cache.parent / "a-file"
     blocked.write_text("")
     monkeypatch.setattr(zip_bytecode_cache, "CACHE", str(blocked / "cache"))  # no folder can be made under a file

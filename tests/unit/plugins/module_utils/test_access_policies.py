@@ -531,3 +531,15 @@ def test_the_workload_roles_may_do_their_work_in_their_scope_only() -> None:
             assert evaluate(boundaries[scope], action, resource, context) is not Decision.ALLOW, (scope, action)
     new_snapshot = f"arn:aws:ec2:{REGION}::snapshot/snap-new"
     assert evaluate(boundaries["prod"], "ec2:CreateSnapshot", new_snapshot, {}) is Decision.ALLOW
+    # Tags go on a snapshot as it is taken, or on the scope's own: another scope's cannot be re-tagged as this
+    # scope's and then expired.
+    taking = {"ec2:createaction": ["CreateSnapshot"]}
+    assert evaluate(boundaries["nonprod"], "ec2:CreateTags", new_snapshot, taking) is Decision.ALLOW
+    prods = {"aws:resourcetag/environment": ["prod"]}
+    assert evaluate(boundaries["nonprod"], "ec2:CreateTags", new_snapshot, prods) is not Decision.ALLOW
+    backup_snapshot = f"arn:aws:rds:{base}:snapshot:awsbackup:job-0123"
+    assert evaluate(boundaries["nonprod"], "rds:AddTagsToResource", backup_snapshot, {}) is Decision.ALLOW
+    assert evaluate(boundaries["nonprod"], "rds:AddTagsToResource", backup_snapshot, prods) is not Decision.ALLOW
+    assert evaluate(
+        boundaries["prod"], "rds:CreateDBSnapshot", f"arn:aws:rds:{base}:db:prod-movie-app-dbx", {}
+    ) is not (Decision.ALLOW), "another database whose name begins with prod's"
