@@ -11,6 +11,7 @@ API_DeleteBackupPlan.html, API_BackupSelection.html.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import uuid
@@ -27,7 +28,6 @@ from moto.backup.responses import BackupResponse
 from moto.core.utils import unix_time
 
 _NAME = re.compile(r"^[a-zA-Z0-9\-_.]{1,50}$")
-_INSTALLED = False
 
 
 def _selections(backend: BackupBackend) -> dict[str, dict[str, dict[str, Any]]]:
@@ -84,11 +84,8 @@ def delete_backup_selection(backend: BackupBackend, plan_id: str, selection_id: 
     del _selections(backend)[plan_id][selection_id]
 
 
+@functools.cache  # patches moto's classes once per process
 def install() -> None:
-    global _INSTALLED
-    if _INSTALLED:
-        return
-    _INSTALLED = True
 
     def plan_and_selection(response: BackupResponse) -> tuple[str, str]:
         parts = response.path.split("/plans/", 1)[1].split("/")  # <plan id>/selections/[<selection id>]

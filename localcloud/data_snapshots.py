@@ -10,6 +10,7 @@ from then on stay pending (EBS) or creating (RDS) until `{"pending": false}` com
 from __future__ import annotations
 
 import datetime
+import functools
 from typing import Any
 
 from moto.ec2.models import ec2_backends
@@ -17,14 +18,10 @@ from moto.ec2.models.elastic_block_store import EBSBackend
 from moto.rds.models import RDSBackend, rds_backends
 
 _STATE = {"pending": False}
-_INSTALLED = False
 
 
+@functools.cache  # patches moto's classes once per process
 def install() -> None:
-    global _INSTALLED
-    if _INSTALLED:
-        return
-    _INSTALLED = True
     create_snapshot, create_db_snapshot = EBSBackend.create_snapshot, RDSBackend.create_db_snapshot
 
     def ebs_snapshot(backend: EBSBackend, *args: Any, **kwargs: Any) -> Any:

@@ -5,6 +5,7 @@ Each patch names the AWS behaviour it restores; docs/localcloud.md lists them.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
@@ -23,15 +24,9 @@ from moto.iam.exceptions import IAMException
 from moto.iam.models import Role, User
 from moto.iam.responses import IamResponse
 
-_INSTALLED = False
 
-
+@functools.cache  # patches moto's classes once per process
 def install() -> None:
-    global _INSTALLED
-    if _INSTALLED:
-        return
-    _INSTALLED = True
-
     # DescribeTags names a NAT gateway's resource type `natgateway` (moto: `nat-gateway`); amazon.aws's
     # ec2_vpc_nat_gateway filters on it, and without it sees no tags and re-tags an unchanged gateway.
     EC2_PREFIX_TO_RESOURCE["nat"] = "natgateway"
