@@ -11,6 +11,8 @@ setting, the value and what is allowed.
 from __future__ import annotations
 
 import ipaddress
+import json
+import math
 import re
 from itertools import pairwise
 from typing import Any
@@ -20,33 +22,9 @@ from ansible_collections.stageflow.aws.plugins.module_utils import environment_l
 ENV_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
 CIDR_PREFIX_RANGE = (16, 24)
 
-# Inclusive ranges of numeric settings, by dotted path.
-RANGES: dict[str, tuple[float, float]] = {
-    "env_config.min_size": (0, 100),
-    "env_config.max_size": (1, 100),
-    "env_config.desired_capacity": (0, 100),
-    "env_config.backup_retention": (1, 3650),
-    "database.allocated_storage": (20, 65536),
-    "database.backup_retention": (0, 35),
-    "app_port": (1, 65535),
-    "redis_port": (1, 65535),
-    "cpu_limit": (0.25, 16),
-    "external_api_timeout": (1, 300),
-    "cache_ttl": (0, 86400),
-    "backup_retention_days": (1, 3650),
-    "bake_seconds": (0, 3600),
-    "health_check.retries": (1, 100),
-    "health_check.delay": (0, 600),
-    "health_check.expected_status": (100, 599),
-    "target_group_health_check.interval": (5, 300),
-    "target_group_health_check.timeout": (2, 120),
-    "target_group_health_check.healthy_threshold": (2, 10),
-    "target_group_health_check.unhealthy_threshold": (2, 10),
-    "alarm_thresholds.target_5xx_count": (1, 100000),
-    "alarm_thresholds.p95_latency_seconds": (0.01, 60),
-    "alarm_thresholds.unhealthy_hosts": (1, 1000),
-    "feature_ttl_hours": (1, 720),
-}
+# A numeric setting's inclusive range is written in its description in the schema, as "(low..high)": the same text
+# documents it (ansible-doc -t role stageflow.aws.validate -e environment) and checks it.
+RANGE_IN_DESCRIPTION = re.compile(r"\((-?[0-9]+(?:\.[0-9]+)?)\.\.(-?[0-9]+(?:\.[0-9]+)?)\)")
 MEMORY_PATTERN = re.compile(r"^[1-9][0-9]*[mg]$")
 
 # Variables Ansible itself puts in a host's vars; they are not settings.
@@ -64,6 +42,93 @@ _TYPES: dict[str, tuple[type, ...]] = {
 # database.password): their values are never shown in a message.
 SECRET_NAME = re.compile(r"passw(or)?d|passphrase|secret|token|credential|webhook|private_?key|api_?key", re.IGNORECASE)
 HIDDEN = "<not shown, it may be secret>"
+
+
+def _number(text: str) -> int | float:
+    return float(text) if "." in text else int(text)
+
+
+def ranges_of(spec: dict[str, Any], prefix: str = "") -> dict[str, tuple[float, float]]:
+    """Inclusive ranges of the schema's int and float settings, by dotted path, read from their descriptions."""
+    ranges: dict[str, tuple[float, float]] = {}
+    for key, option in spec.items():
+        if not isinstance(option, dict):
+            continue
+        description = option.get("description") or ""
+        text = " ".join(description) if isinstance(description, list) else str(description)
+        found = RANGE_IN_DESCRIPTION.search(text)
+        if option.get("type") in ("int", "float") and found:
+            ranges[f"{prefix}{key}"] = (_number(found.group(1)), _number(found.group(2)))
+        if option.get("type") == "dict" and isinstance(option.get("options"), dict):
+            ranges.update(ranges_of(option["options"], prefix=f"{prefix}{key}."))
+    return ranges
+
+
+def _range_errors(env: str, values: dict[str, Any], spec: dict[str, Any], prefix: str = "") -> list[str]:
+    """Every numeric value outside its schema range, nested settings and lists of them included."""
+    errors = []
+    for key, option in spec.items():
+        value = values.get(key) if isinstance(values, dict) else None
+        if not isinstance(option, dict) or value is None:
+            continue
+        where = f"{prefix}{key}"
+        found = ranges_of({key: option}).get(key)
+        if found and isinstance(value, (int, float)) and not isinstance(value, bool):
+            low, high = found
+            if not low <= value <= high:
+                errors.append(f"environment '{env}': setting '{where}' is {value}; allowed: {low} to {high}")
+        if isinstance(option.get("options"), dict):
+            if isinstance(value, dict):
+                errors.extend(_range_errors(env, value, option["options"], f"{where}."))
+            elif isinstance(value, list):
+                for index, item in enumerate(value):
+                    errors.extend(_range_errors(env, item, option["options"], f"{where}[{index}]."))
+    return errors
+
+
+_TRUE = ("true", "yes", "on")
+_FALSE = ("false", "no", "off")
+_INT = re.compile(r"^[+-]?[0-9]+$")
+
+
+def coerce_text(text: str, type_name: str) -> tuple[bool, Any]:
+    """A setting given as text (-e key=value always gives text) in its schema type: (True, value) when the text is an
+    unambiguous int, float, bool, or JSON list or object; (False, text) otherwise."""
+    candidate = text.strip()
+    if type_name == "int" and _INT.match(candidate):
+        return True, int(candidate)
+    if type_name == "float":
+        try:
+            value = float(candidate)
+        except ValueError:
+            return False, text
+        return (True, value) if math.isfinite(value) else (False, text)
+    if type_name == "bool" and candidate.lower() in _TRUE + _FALSE:
+        return True, candidate.lower() in _TRUE
+    if type_name in ("list", "dict") and candidate[:1] in "[{":
+        try:
+            value = json.loads(candidate)
+        except ValueError:
+            return False, text
+        return (True, value) if isinstance(value, list if type_name == "list" else dict) else (False, text)
+    return False, text
+
+
+def coerce_settings(values: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """The settings among `values` that are text but typed otherwise in the schema, converted where unambiguous."""
+    converted = {}
+    for key, value in values.items():
+        option = spec.get(key)
+        if isinstance(value, str) and isinstance(option, dict) and option.get("type", "str") not in ("str", "raw"):
+            ok, typed = coerce_text(value, option["type"])
+            if ok:
+                converted[key] = typed
+    return converted
+
+
+def _json_form(key: str, type_name: str) -> str:
+    sample = {"int": "30", "float": "0.5", "bool": "true", "list": "[...]", "dict": "{...}"}.get(type_name, '"..."')
+    return f"-e '{{\"{key}\": {sample}}}'"
 
 
 def _show(value: Any) -> str:
@@ -144,6 +209,22 @@ def check_against_spec(env: str, values: dict[str, Any], spec: dict[str, Any], p
             continue
         value = values[key]
         type_name = option.get("type", "str")
+        if isinstance(value, str) and type_name not in ("str", "raw") and not prefix:
+            ok = coerce_text(value, type_name)[0]
+            errors.append(
+                f"environment '{env}': setting '{where}' is {_show_setting(key, value, option)} (text); allowed: a "
+                f"{type_name}. "
+                + (
+                    f"Write it unquoted in group_vars; on the command line -e {key}=... converts with the "
+                    "stageflow.aws.typed_settings callback on (the collection's ansible.cfg enables it), or give it "
+                    "as JSON: "
+                    if ok
+                    else "Give it as JSON: "
+                )
+                + _json_form(key, type_name)
+                + ("" if ok else " (unquoted in group_vars)")
+            )
+            continue
         if not _type_ok(value, type_name):
             errors.append(
                 f"environment '{env}': setting '{where}' is {_show_setting(key, value, option)} "
@@ -162,6 +243,8 @@ def check_against_spec(env: str, values: dict[str, Any], spec: dict[str, Any], p
                         f"environment '{env}': setting '{where}[{index}]' is {_show_setting(key, item, option)}; "
                         f"allowed: a {option['elements']}"
                     )
+                elif option["elements"] == "dict" and isinstance(option.get("options"), dict):
+                    errors.extend(check_against_spec(env, item, option["options"], prefix=f"{where}[{index}]."))
         if type_name == "dict" and "options" in option:
             errors.extend(check_against_spec(env, value, option["options"], prefix=f"{where}."))
     return errors
@@ -176,13 +259,9 @@ def lookup(values: dict[str, Any], path: str) -> Any:
     return current
 
 
-def check_ranges_and_rules(env: str, values: dict[str, Any]) -> list[str]:
-    """What the schema cannot say: ranges, size ordering, CIDR shape, steps, formats."""
-    errors = []
-    for path, (low, high) in RANGES.items():
-        value = lookup(values, path)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and not low <= value <= high:
-            errors.append(f"environment '{env}': setting '{path}' is {value}; allowed: {low} to {high}")
+def check_ranges_and_rules(env: str, values: dict[str, Any], spec: dict[str, Any]) -> list[str]:
+    """The schema's ranges, and what it cannot say: size ordering, CIDR shape, steps, formats."""
+    errors = _range_errors(env, values, spec)
     config = values.get("env_config") or {}
     low, desired, high = (config.get(k) for k in ("min_size", "desired_capacity", "max_size"))
     if all(isinstance(v, int) and not isinstance(v, bool) for v in (low, desired, high)) and not low <= desired <= high:
@@ -297,14 +376,29 @@ def check_policy_shapes(policies: Any) -> list[str]:
 
 
 def resolve_promotion(
-    source: str | None, target: str | None, order: list[str], allow_non_adjacent: bool = False
+    source: str | None,
+    target: str | None,
+    order: list[str],
+    allow_non_adjacent: bool = False,
+    feature_promotion: bool = False,
 ) -> tuple[str | None, list[str]]:
-    """The target of a promotion from source, or the reasons it is not allowed."""
+    """The target of a promotion from source, or the reasons it is not allowed. A feature environment's release goes
+    to the first environment of the order, and only when the team allows it (feature_promotion)."""
     if source is None:
         return None, []
     errors = check_name(source, "promotion source") + (check_name(target, "promotion target") if target else [])
     if errors:
         return None, errors
+    if source not in order and source.startswith("feature-") and order:
+        if not feature_promotion:
+            return None, [
+                f"promotion source '{source}' is a feature environment, and feature_promotion is false: its "
+                "releases are promoted nowhere; set feature_promotion: true (group_vars/feature.yml) to let them go "
+                f"to {order[0]}"
+            ]
+        if target not in (None, order[0]):
+            return None, [f"promotion {source} -> {target}: a feature environment promotes to {order[0]} only"]
+        return order[0], []
     if source not in order:
         return None, [f"promotion source '{source}' is not in promotion_order; allowed: {', '.join(order[:-1])}"]
     position = order.index(source)
@@ -390,7 +484,7 @@ def validate(
                 f"{sorted(groups)}; allowed: the name of the environment's group"
             )
         errors.extend(check_against_spec(env, values, spec))
-        errors.extend(check_ranges_and_rules(env, values))
+        errors.extend(check_ranges_and_rules(env, values, spec))
         errors.extend(problem["message"] for problem in environment_limits.check_limits(env, values, limit_checks))
         if not isinstance(policies, list) or check_policy_shapes(policies):
             continue
@@ -399,8 +493,23 @@ def validate(
     facts: dict[str, Any] = {"environments": sorted(requested)}
     if promotion and promotion.get("source") is not None:
         order = next((v.get("promotion_order") for v in settings.values() if v.get("promotion_order")), [])
+        allow = promotion.get("allow_non_adjacent") or False
+        if isinstance(allow, str):
+            # -e allow_non_adjacent=false is the text "false", which bool() would call true.
+            known, allow = coerce_text(allow, "bool")
+            if not known:
+                errors.append(f"allow_non_adjacent is {_show(promotion['allow_non_adjacent'])}; allowed: true or false")
+                allow = False
+        elif not isinstance(allow, bool):
+            errors.append(f"allow_non_adjacent is {_show(allow)}; allowed: true or false")
+            allow = False
+        source_settings = settings.get(promotion.get("source")) or {}
         target, promotion_errors = resolve_promotion(
-            promotion.get("source"), promotion.get("target"), order, bool(promotion.get("allow_non_adjacent"))
+            promotion.get("source"),
+            promotion.get("target"),
+            order,
+            allow,
+            source_settings.get("feature_promotion") is True,
         )
         errors.extend(promotion_errors)
         for env in (promotion.get("source"), target):

@@ -95,6 +95,38 @@ BAD_INPUTS = [
     ),
     pytest.param(
         None,
+        ("-e", "env=dev", "-e", "bake_seconds=3O"),
+        "environment 'dev': setting 'bake_seconds' is '3O' (text); allowed: a int. Give it as JSON: "
+        "-e '{\"bake_seconds\": 30}'",
+        id="a number that is not one, on the command line",
+    ),
+    pytest.param(
+        None,
+        ("-e", "env=dev", "-e", "canary_steps=20,100"),
+        "setting 'canary_steps' is '20,100' (text); allowed: a list. Give it as JSON: -e '{\"canary_steps\": [...]}'",
+        id="a list that is not JSON, on the command line",
+    ),
+    pytest.param(
+        None,
+        # Typed by the callback before validation: "false" is false, so production's HTTPS policy refuses it.
+        ("-e", "env=prod", "-e", "ssl_enabled=false"),
+        "environment 'prod': setting 'ssl_enabled' is False; the policy requires True",
+        id="a boolean on the command line is a boolean",
+    ),
+    pytest.param(
+        lambda inv: edit(inv / "group_vars/dev.yml", lambda d: d.update(database_engine="oracle")),
+        ("-e", "env=dev"),
+        "environment 'dev': setting 'database_engine' is 'oracle'; allowed: postgres",
+        id="a role's own setting in group_vars, checked against its role",
+    ),
+    pytest.param(
+        lambda inv: edit(inv / "group_vars/all/main.yml", lambda d: d.update(feature_cidr_prefix=12)),
+        ("-e", "env=dev"),
+        "environment 'dev': setting 'feature_cidr_prefix' is 12; allowed: 16 to 24",
+        id="feature_cidr_prefix out of its documented range",
+    ),
+    pytest.param(
+        None,
         ("-e", "env=qa"),
         "environment 'qa' does not exist; known environments: dev, prod, staging",
         id="environment that does not exist",
@@ -119,6 +151,68 @@ def test_non_adjacent_promotion_needs_the_named_override(cloud: Cloud) -> None:
     proc, calls = validate(cloud, None, "-e", "source=dev", "-e", "target=prod", "-e", "allow_non_adjacent=true")
     assert proc.returncode == 0 and "promotion dev -> prod" in proc.stdout
     assert calls == []
+
+
+def test_settings_typed_on_the_command_line_and_the_roles_own_in_group_vars_are_accepted(
+    cloud: Cloud, inventory
+) -> None:
+    edit(inventory / "group_vars/dev.yml", lambda d: d.update(release_wait_timeout=600, database_engine="postgres"))
+    proc, calls = validate(
+        cloud,
+        inventory,
+        *("-e", "env=dev", "-e", "bake_seconds=30", "-e", "canary_steps=[20,100]", "-e", "cpu_limit=0.5"),
+        *("-e", "debug_mode=no", "-e", 'cors_origins=["https://a.example"]'),
+    )
+    assert proc.returncode == 0, proc.stdout
+    assert "Valid: dev" in proc.stdout
+    assert calls == []
+
+
+@pytest.mark.parametrize(
+    ("allow", "message"),
+    [
+        ("false", "promotion dev -> prod skips staging"),
+        ("maybe", "allow_non_adjacent is 'maybe'; allowed: true or false"),
+    ],
+)
+def test_promote_forwards_allow_non_adjacent_and_reads_it_strictly(cloud: Cloud, allow, message) -> None:
+    cloud.control.reset_recording()
+    proc = cloud.playbook(
+        "playbooks/promote.yml", "-e", "source=dev", "-e", "target=prod", "-e", f"allow_non_adjacent={allow}"
+    )
+    assert proc.returncode != 0
+    assert message in proc.stdout.replace("\n        ", " ").replace("''", "'"), proc.stdout
+    assert cloud.control.calls() == []
+
+
+def test_a_feature_environment_is_found_by_its_tags_and_promotes_to_dev_only_when_allowed(cloud: Cloud) -> None:
+    ec2 = cloud.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.130.0.0/16")["Vpc"]["VpcId"]
+    tags = {"ManagedBy": "stageflow", "Application": "movie-app", "Environment": "feature-login"}
+    ec2.create_tags(Resources=[vpc], Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+
+    # One read (the VPC by its tags), then the same validation as any environment's.
+    proc, calls = validate(cloud, None, "-e", "env=feature-login")
+    assert proc.returncode == 0, proc.stdout
+    assert "Valid: feature-login" in proc.stdout
+    assert {call.action for call in calls} == {"DescribeVpcs", "DescribeVpcAttribute"}  # ec2_vpc_net_info's reads
+
+    proc, calls = validate(cloud, None, "-e", "env=feature-nope")
+    assert proc.returncode != 0
+    assert "feature environment feature-nope does not exist" in proc.stdout.replace("\n", " ")
+    assert "ansible-playbook playbooks/env_create.yml -e env_name=feature-nope" in proc.stdout.replace("\n", " ")
+
+    proc, _calls = validate(cloud, None, "-e", "source=feature-login")
+    assert proc.returncode != 0
+    assert "feature_promotion is false" in proc.stdout.replace("\n        ", " "), proc.stdout
+    proc, _calls = validate(cloud, None, "-e", "source=feature-login", "-e", "feature_promotion=true")
+    assert proc.returncode == 0, proc.stdout
+    assert "promotion feature-login -> dev" in proc.stdout
+    proc, _calls = validate(
+        cloud, None, "-e", "source=feature-login", "-e", "target=staging", "-e", "feature_promotion=true"
+    )
+    assert proc.returncode != 0
+    assert "a feature environment promotes to dev only" in proc.stdout.replace("\n        ", " "), proc.stdout
 
 
 def test_report_prints_and_writes_the_matrix_offline(cloud: Cloud, tmp_path) -> None:

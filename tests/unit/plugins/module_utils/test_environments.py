@@ -125,7 +125,7 @@ def test_types_and_choices(inventory) -> None:
     inventory["dev"]["cpu_limit"] = 64
     errors, _facts = run(inventory, requested=["dev"])
     assert "environment 'dev': setting 'log_level' is 'verbose'; allowed: debug, info, warn, error" in errors
-    assert "environment 'dev': setting 'app_port' is '3000' (str); allowed: a int" in errors
+    assert any(e.startswith("environment 'dev': setting 'app_port' is '3000' (text); allowed: a int.") for e in errors)
     assert "environment 'dev': setting 'cpu_limit' is 64; allowed: 0.25 to 16" in errors
 
 
@@ -231,3 +231,123 @@ def test_no_message_shows_a_value_that_may_be_secret(inventory) -> None:
     assert len(errors) == 2 and "unknown setting 'database.password'" in errors[0]
     assert "'notification_webhook_url' is <not shown" in errors[1]
     assert not any("s3cr3t" in error for error in errors), errors
+
+
+# One schema: the ranges are read from the descriptions that document them, and the roles' own settings join it.
+# What the ranges were when they lived in Python (RANGES), before they moved into the schema: none may be lost.
+FORMER_RANGES = {
+    "env_config.min_size": (0, 100),
+    "env_config.max_size": (1, 100),
+    "env_config.backup_retention": (1, 3650),
+    "database.allocated_storage": (20, 65536),
+    "database.backup_retention": (0, 35),
+    "app_port": (1, 65535),
+    "redis_port": (1, 65535),
+    "cpu_limit": (0.25, 16),
+    "external_api_timeout": (1, 300),
+    "cache_ttl": (0, 86400),
+    "backup_retention_days": (1, 3650),
+    "bake_seconds": (0, 3600),
+    "health_check.retries": (1, 100),
+    "health_check.delay": (0, 600),
+    "health_check.expected_status": (100, 599),
+    "target_group_health_check.interval": (5, 300),
+    "target_group_health_check.timeout": (2, 120),
+    "target_group_health_check.healthy_threshold": (2, 10),
+    "target_group_health_check.unhealthy_threshold": (2, 10),
+    "alarm_thresholds.target_5xx_count": (1, 100000),
+    "alarm_thresholds.p95_latency_seconds": (0.01, 60),
+    "alarm_thresholds.unhealthy_hosts": (1, 1000),
+    "feature_ttl_hours": (1, 720),
+}
+
+
+def test_the_schema_documents_every_range_it_checks() -> None:
+    ranges = envs.ranges_of(SPEC)
+    for path, expected in FORMER_RANGES.items():
+        assert ranges[path] == expected, path
+    # Documented and never checked before.
+    assert ranges["feature_cidr_prefix"] == (16, 24)
+    assert ranges["env_config.desired_capacity"] == (0, 100)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "fragment"),
+    [
+        ("feature_cidr_prefix", 12, "setting 'feature_cidr_prefix' is 12; allowed: 16 to 24"),
+        ("app_port", 70000, "setting 'app_port' is 70000; allowed: 1 to 65535"),
+        ("cpu_limit", 0.1, "setting 'cpu_limit' is 0.1; allowed: 0.25 to 16"),
+    ],
+)
+def test_a_value_out_of_its_documented_range_is_refused(inventory, setting, value, fragment) -> None:
+    inventory["dev"][setting] = value
+    errors, _facts = run(inventory, ["dev"])
+    assert any(fragment in error for error in errors), errors
+
+
+@pytest.mark.parametrize(
+    ("text", "type_name", "expected"),
+    [
+        ("30", "int", (True, 30)),
+        (" -4 ", "int", (True, -4)),
+        ("3O", "int", (False, "3O")),
+        ("3.5", "int", (False, "3.5")),
+        ("0.5", "float", (True, 0.5)),
+        ("2", "float", (True, 2.0)),
+        ("nan", "float", (False, "nan")),
+        ("inf", "float", (False, "inf")),
+        ("false", "bool", (True, False)),
+        ("False", "bool", (True, False)),
+        ("yes", "bool", (True, True)),
+        ("off", "bool", (True, False)),
+        ("1", "bool", (False, "1")),
+        ("maybe", "bool", (False, "maybe")),
+        ("[10, 50, 100]", "list", (True, [10, 50, 100])),
+        ('["https://a.example"]', "list", (True, ["https://a.example"])),
+        ("10,50,100", "list", (False, "10,50,100")),
+        ("[10, 50", "list", (False, "[10, 50")),
+        ('{"a": 1}', "list", (False, '{"a": 1}')),
+        ('{"path": "/health"}', "dict", (True, {"path": "/health"})),
+    ],
+)
+def test_text_converts_only_when_it_is_unambiguous(text, type_name, expected) -> None:
+    assert envs.coerce_text(text, type_name) == expected
+
+
+def test_only_text_settings_typed_otherwise_are_converted() -> None:
+    given = {"bake_seconds": "30", "ssl_enabled": "false", "log_level": "30", "env": "dev", "cpu_limit": 0.5}
+    assert envs.coerce_settings(given, SPEC) == {"bake_seconds": 30, "ssl_enabled": False}
+
+
+def test_text_that_does_not_convert_is_refused_with_the_json_form(inventory) -> None:
+    inventory["dev"]["bake_seconds"] = "3O"
+    inventory["dev"]["canary_steps"] = "10,100"
+    errors, _facts = run(inventory, ["dev"])
+    assert (
+        "environment 'dev': setting 'bake_seconds' is '3O' (text); allowed: a int. Give it as JSON: "
+        "-e '{\"bake_seconds\": 30}' (unquoted in group_vars)" in errors
+    )
+    assert any("setting 'canary_steps' is '10,100'" in e and "-e '{\"canary_steps\": [...]}'" in e for e in errors)
+
+
+def test_text_that_would_convert_is_refused_without_the_callback_and_says_so(inventory) -> None:
+    inventory["dev"]["bake_seconds"] = "30"
+    errors, _facts = run(inventory, ["dev"])
+    assert len(errors) == 1 and "stageflow.aws.typed_settings callback" in errors[0], errors
+
+
+@pytest.mark.parametrize(
+    ("allow", "fragment"),
+    [
+        ("false", "skips staging"),
+        ("no", "skips staging"),
+        (False, "skips staging"),
+        ("maybe", "allow_non_adjacent is 'maybe'; allowed: true or false"),
+        (3, "allow_non_adjacent is 3; allowed: true or false"),
+    ],
+)
+def test_allow_non_adjacent_is_read_strictly(inventory, allow, fragment) -> None:
+    errors, _facts = run(inventory, promotion={"source": "dev", "target": "prod", "allow_non_adjacent": allow})
+    assert any(fragment in error for error in errors), errors
+    errors, facts = run(inventory, promotion={"source": "dev", "target": "prod", "allow_non_adjacent": "true"})
+    assert errors == [] and facts["promotion"]["target"] == "prod"
