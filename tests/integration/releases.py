@@ -57,7 +57,7 @@ def live(cloud: Cloud, env: str) -> dict:
             if rule["Priority"] == "100":
                 for tg in rule["Actions"][0]["ForwardConfig"]["TargetGroups"]:
                     weights["blue" if "-app-blue/" in tg["TargetGroupArn"] else "green"] = tg["Weight"]
-    colour = None if env in ROLLING else max(weights, key=weights.get)
+    colour = None if env in ROLLING or env.startswith("feature-") else max(weights, key=weights.get)
     name = f"{env}-movie-app-service" + (f"-{colour}" if colour else "")
     service = ecs.describe_services(cluster=f"{env}-movie-app-cluster", services=[name])["services"][0]
     td = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]

@@ -53,7 +53,7 @@ def playbook_expressions(path: Path) -> list[str]:
 
 
 def test_every_template_runs_a_playbook_that_reads_its_survey_variables(plan: dict[str, Any]) -> None:
-    assert len(plan["job_templates"]) == 16
+    assert len(plan["job_templates"]) == 18
     for tpl in plan["job_templates"]:
         playbook = ROOT / tpl["playbook"]
         assert playbook.is_file(), f"{tpl['name']}: {tpl['playbook']} does not exist"
@@ -64,7 +64,12 @@ def test_every_template_runs_a_playbook_that_reads_its_survey_variables(plan: di
     # Survey choices come from promotion_order, and every default is one of its choices (AWX refuses it otherwise).
     assert template(plan, "Stageflow promote")["survey"][0]["choices"] == ["dev"]
     assert template(plan, "Stageflow promote to prod")["survey"][0]["choices"] == ["staging"]
-    assert template(plan, "Stageflow deploy")["survey"][0]["choices"] == ["dev", "staging"]
+    # Feature environments come and go: the non-prod templates take a name, which the playbook checks (it must exist,
+    # and be within the credential's scope) before any change.
+    for name in ("Stageflow deploy", "Stageflow rollback", "Stageflow abort", "Stageflow smoke check non-prod"):
+        question = template(plan, name)["survey"][0]
+        assert question["type"] == "text" and question["variable"] == "env", name
+        assert "dev, staging or a feature environment" in question["question_description"], name
     assert template(plan, "Stageflow smoke check")["survey"][0]["choices"] == ["staging", "prod"]
     for spec in filter(None, plan["survey_specs"]):
         for question in spec["spec"]:
@@ -211,6 +216,7 @@ def controller(plan: dict[str, Any], cloud: Cloud, tmp_path: Path) -> Controller
         ("Stageflow promote", {"source": "prod"}, "prod"),
         ("Stageflow promote", {"source": "staging"}, "prod is outside this job's credentials"),
         ("Stageflow deploy", {"env": "prod", "version": "v1"}, "prod is outside this job's credentials"),
+        ("Stageflow deploy", {"env": "feature-$(id)", "version": "v1"}, "is not a feature environment's name"),
         ("Stageflow rollback", {"env": "dev; rm -rf /"}, "dev; rm -rf /"),
         ("Stageflow environment create", {"env_name": "feature-X$(id)", "ttl_hours": 4}, "is not allowed"),
         ("Stageflow environment create", {"env_name": "feature-ok", "ttl_hours": 0}, "ttl_hours 0 is not allowed"),

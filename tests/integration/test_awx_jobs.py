@@ -7,6 +7,7 @@ success and failure edges, with the approval answered by the test.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import uuid
@@ -21,6 +22,7 @@ from tests.integration.awx import USER, Controller, awx_keys, render_plan
 from tests.integration.releases import (
     ENVIRONMENTS,
     build,
+    flat,
     live,
     lock_of,
     must,
@@ -202,6 +204,50 @@ def test_drift_templates_and_the_feature_environment_lifecycle(awx_envs: Control
     again = awx_envs.must("Stageflow environment create", {"env_name": "feature-awx"})
     assert changed_on(again.output)["feature-awx-env"] == 0, "a second env_create changes nothing"
     assert [v["CidrBlock"] for v in vpcs()] == ["10.128.0.0/16"], "and allocates no new CIDR"
+
+    # The feature environment receives releases as dev does (it releases rolling, as dev): two deploys of builds
+    # pushed to its own repositories, a smoke check through its load balancer, a rollback to the first, its history.
+    ecr = cloud.client("ecr")
+    builds = {}
+    for version in ("f1", "f2"):
+        builds[version] = {
+            c: push_image(ecr, f"feature-awx-movie-app-{c}-repo", version, f"{c} {version}")
+            for c in ("client", "server")
+        }
+        awx_envs.must("Stageflow deploy", {"env": "feature-awx", "version": version})
+        assert live(cloud, "feature-awx")["digests"] == builds[version]
+    smoke = awx_envs.must("Stageflow smoke check non-prod", {"env": "feature-awx"})
+    assert "feature-awx: http://" in smoke.output and "answered 200" in smoke.output
+    awx_envs.must("Stageflow rollback", {"env": "feature-awx"})
+    assert live(cloud, "feature-awx")["digests"] == builds["f1"]
+    assert served(cloud, "feature-awx")["status"] == "ok"
+    assert [(r["kind"], r["outcome"]) for r in records(cloud, "feature-awx")] == [
+        ("rollback", "succeeded"),
+        ("deploy", "succeeded"),
+        ("deploy", "succeeded"),
+    ]
+    history = awx_envs.must("Stageflow history", {"env": "feature-awx"})
+    assert history.output.count("feature-awx") >= 3 and "rollback" in history.output
+    # Its release promoted to dev (the team allows it: feature_promotion), dev runs images from its repositories: its
+    # teardown is refused, removing nothing, until dev runs something else.
+    dev_before = live(cloud, "dev")["digests"]
+    vars_file = awx_envs.workdir / "release-vars.json"
+    vars_file.write_text(json.dumps(release_vars(cloud)))
+    allow = ("-e", "feature_promotion=true", "-e", f"@{vars_file}")
+    must(cloud.playbook("playbooks/promote.yml", "-e", "source=feature-awx", *allow))
+    assert live(cloud, "dev")["digests"] == builds["f1"]
+    assert records(cloud, "dev")[0]["source"] == "feature-awx"
+    kept = cloud.playbook("playbooks/env_destroy.yml", "-e", "env_name=feature-awx", *allow)
+    assert kept.returncode != 0 and "feature-awx is not torn down: dev still run images" in flat(kept), flat(kept)[
+        -2000:
+    ]
+    assert vpcs() != []
+    awx_envs.must("Stageflow rollback", {"env": "dev"})
+    assert live(cloud, "dev")["digests"] == dev_before
+
+    # A name that is no environment is refused before any change, naming the playbook that creates one.
+    refused = awx_envs.launch("Stageflow deploy", {"env": "feature-none", "version": "f1"})
+    assert refused.rc != 0 and "feature environment feature-none does not exist" in refused.output.replace("\n", " ")
 
     awx_envs.must("Stageflow environment destroy", {"env_name": "feature-awx"})
     # Nothing is left but the data kept on purpose: the database's final snapshot.
