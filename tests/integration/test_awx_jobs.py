@@ -230,7 +230,6 @@ def test_drift_templates_and_the_feature_environment_lifecycle(awx_envs: Control
     assert history.output.count("feature-awx") >= 3 and "rollback" in history.output
     # Its release promoted to dev (the team allows it: feature_promotion), dev runs images from its repositories: its
     # teardown is refused, removing nothing, until dev runs something else.
-    dev_before = live(cloud, "dev")["digests"]
     vars_file = awx_envs.workdir / "release-vars.json"
     vars_file.write_text(json.dumps(release_vars(cloud)))
     allow = ("-e", "feature_promotion=true", "-e", f"@{vars_file}")
@@ -242,8 +241,9 @@ def test_drift_templates_and_the_feature_environment_lifecycle(awx_envs: Control
         -2000:
     ]
     assert vpcs() != []
-    awx_envs.must("Stageflow rollback", {"env": "dev"})
-    assert live(cloud, "dev")["digests"] == dev_before
+    dev_build = build(cloud, "v9-after-feature")
+    awx_envs.must("Stageflow deploy", {"env": "dev", "version": "v9-after-feature"})
+    assert live(cloud, "dev")["digests"] == dev_build
 
     # A name that is no environment is refused before any change, naming the playbook that creates one.
     refused = awx_envs.launch("Stageflow deploy", {"env": "feature-none", "version": "f1"})
