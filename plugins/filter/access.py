@@ -16,7 +16,13 @@ def _names(environments, scopes):
     if not isinstance(environments, Mapping):
         raise ap.AccessError("access: environments must be a mapping of environment to its names")
     envs = {
-        env: ap.names_of(env, values.get("app_name"), values.get("resource_names"), values.get("domain_name"))
+        env: ap.names_of(
+            env,
+            values.get("app_name"),
+            values.get("resource_names"),
+            values.get("domain_name"),
+            values.get("repositories"),
+        )
         for env, values in environments.items()
     }
     for env, names in envs.items():

@@ -89,8 +89,9 @@ class AccessError(ValueError):
     """A scope or a policy that must not be applied."""
 
 
-def names_of(environment, app_name, resource_names, domain_name=None):
-    """Every name Stageflow gives an environment's resources: resource_names plus the ones the roles derive, and its
+def names_of(environment, app_name, resource_names, domain_name=None, repositories=None):
+    """Every name Stageflow gives an environment's resources: resource_names plus the ones the roles derive, the
+    containers' ECR repositories (the stageflow.aws.application_repositories of its application_services), and its
     domain_name (the DNS names it may change: the domain and its subdomains), as AWS normalizes record names: lower
     case, no trailing dot."""
     names = dict(resource_names or {})
@@ -110,7 +111,7 @@ def names_of(environment, app_name, resource_names, domain_name=None):
     names.setdefault("secret_prefix", f"stageflow/{environment}/{app_name}/")
     names.setdefault("reports_bucket", f"{environment}-{app_name}-deploy-reports-*")
     names.setdefault("backup_vault", f"{environment}-{app_name}")
-    names["repositories"] = sorted(v for k, v in names.items() if k.endswith("_repo") and isinstance(v, str))
+    names["repositories"] = sorted(repositories or [])
     names["app_name"] = app_name
     names["environment"] = environment
     names["domain_name"] = str(domain_name or "").strip().rstrip(".").lower()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any, NamedTuple
 
+from ansible_collections.stageflow.aws.plugins.module_utils import application
 from ansible_collections.stageflow.aws.plugins.module_utils.aws_limits import (
     INSTANCE_TYPES,
     NAME_RULES,
@@ -25,9 +26,6 @@ from ansible_collections.stageflow.aws.plugins.module_utils.aws_limits import (
     registered_memory,
 )
 
-# The containers of one task (roles/container_platform/vars/main.yml, _container_platform_containers); each reserves
-# memory_limit and cpu_limit x 1,024 CPU units.
-CONTAINERS = ("server", "client")
 # Services (colours) per strategy (roles/container_platform/vars/main.yml, _container_platform_colours).
 COLOURS = {"rolling": ("blue",), "blue_green": ("blue", "green"), "canary": ("blue", "green")}
 # ECS deployment configuration (minimumHealthyPercent, maximumPercent) of the colours' services: a release deploys to
@@ -64,8 +62,6 @@ RESOURCE_NAMES = {
     "asg": ("Auto Scaling group name", "autoscaling_group"),
     "target_group_blue": ("target group name", "elbv2_target_group"),
     "target_group_green": ("target group name", "elbv2_target_group"),
-    "client_repo": ("ECR repository name", "ecr_repository"),
-    "server_repo": ("ECR repository name", "ecr_repository"),
     "database": ("database identifier", "rds_instance"),
     "dashboard": ("CloudWatch dashboard name", "cloudwatch_dashboard"),
     "lock_table": ("DynamoDB table name", "dynamodb_table"),
@@ -91,6 +87,16 @@ def derived_names(values: dict[str, Any]) -> list[DerivedName]:
 
     for key, (what, kind) in RESOURCE_NAMES.items():
         add(what, f"resource_names.{key}", kind, names.get(key))
+
+    # The containers' repositories: from application_services, or as the names given (application_repositories:
+    # env_create.yml checks a new environment's names where its settings are not all known yet).
+    services = values.get("application_services")
+    repositories = values.get("application_repositories")
+    if not isinstance(repositories, list):
+        valid = env and app and isinstance(services, list) and all(isinstance(s, dict) for s in services)
+        repositories = application.repositories(services, env, app) if valid else []
+    for repository in repositories:
+        add("ECR repository name", "application_services: a container's repository", "ecr_repository", repository)
 
     strategy = values.get("deployment_strategy")
     cluster, service, vpc = (_text(names.get(k)) for k in ("cluster", "service", "vpc"))
@@ -330,6 +336,30 @@ def deployment_problems(env: str, values: dict[str, Any]) -> list[dict[str, Any]
     return [_problem(env, "deployment", error, "ECS refuses or stalls such a deployment", "") for error in errors]
 
 
+def task_containers(values: dict[str, Any]) -> list[tuple[int, int]]:
+    """(CPU units, memory MiB) of each container of the application's task (application_services' first service, as
+    roles/container_platform registers it): its own cpu and memory, else cpu_limit and memory_limit. Empty when the
+    settings do not say."""
+    services = values.get("application_services")
+    if not isinstance(services, list) or not services or not isinstance(services[0], dict):
+        return []
+    result = []
+    for container in services[0].get("containers") or []:
+        if not isinstance(container, dict):
+            return []
+        cpu = container.get("cpu") if container.get("cpu") is not None else values.get("cpu_limit")
+        memory = memory_mib(container.get("memory") or values.get("memory_limit"))
+        if not isinstance(cpu, (int, float)) or isinstance(cpu, bool) or cpu <= 0 or memory is None:
+            return []
+        result.append((int(cpu * 1024), memory))
+    return result
+
+
+def _own_limits(values: dict[str, Any]) -> bool:
+    services = values.get("application_services") or [{}]
+    return any(c.get("cpu") is not None or c.get("memory") for c in services[0].get("containers") or [])
+
+
 def placement(values: dict[str, Any]) -> Placement | None:
     """How the environment's tasks sit on its instances; None when the settings do not say (validation reports why)."""
     config = values.get("env_config") if isinstance(values.get("env_config"), dict) else {}
@@ -351,8 +381,11 @@ def placement(values: dict[str, Any]) -> Placement | None:
         or strategy not in COLOURS
     ):
         return None
-    task_cpu = int(cpu * 1024) * len(CONTAINERS)
-    task_memory = memory * len(CONTAINERS)
+    containers = task_containers(values)
+    if not containers:
+        return None
+    task_cpu = sum(c[0] for c in containers)
+    task_memory = sum(c[1] for c in containers)
     reg_cpu, reg_memory = registered_cpu(instance_type), registered_memory(instance_type)
     return Placement(
         instance_type,
@@ -390,8 +423,8 @@ def _types_holding(tasks: int, task_cpu: int, task_memory: int, current: str, en
     return ", ".join(_describe(n) for n in fitting[:3]) or "none in Stageflow's table"
 
 
-def _largest_limits(fit: Placement, tasks: int) -> str:
-    share = tasks * len(CONTAINERS)
+def _largest_limits(fit: Placement, tasks: int, containers: int) -> str:
+    share = tasks * containers
     cpu = (fit.registered_cpu // share) * 100 // 1024 / 100
     return f"memory_limit at most {fit.registered_memory // share}m and cpu_limit at most {cpu:g} per container"
 
@@ -413,9 +446,11 @@ def capacity_problems(env: str, values: dict[str, Any]) -> list[dict[str, Any]]:
     fit = placement(values)
     if fit is None:
         return []
-    reservation = (
-        f"a task reserves {fit.task_memory} MiB and {fit.task_cpu} CPU units ({len(CONTAINERS)} containers, "
+    count = len(task_containers(values))
+    reservation = f"a task reserves {fit.task_memory} MiB and {fit.task_cpu} CPU units ({count} containers, " + (
         f"each memory_limit {values.get('memory_limit')} and cpu_limit {values.get('cpu_limit')})"
+        if not _own_limits(values)
+        else "some with limits of their own in application_services)"
     )
     registers = (
         f"a {fit.instance_type} registers {fit.registered_memory} MiB and {fit.registered_cpu} CPU units with ECS"
@@ -427,7 +462,7 @@ def capacity_problems(env: str, values: dict[str, Any]) -> list[dict[str, Any]]:
                 "capacity",
                 f"{reservation} but {registers}",
                 "ECS cannot place a single task (AWS: RESOURCE:MEMORY or RESOURCE:CPU)",
-                f"what would fit: {_largest_limits(fit, 1)} on a {fit.instance_type}, or an instance type that "
+                f"what would fit: {_largest_limits(fit, 1, count)} on a {fit.instance_type}, or an instance type that "
                 f"registers the task: {_types_holding(1, fit.task_cpu, fit.task_memory, fit.instance_type)}",
             )
         ]
@@ -443,8 +478,8 @@ def capacity_problems(env: str, values: dict[str, Any]) -> list[dict[str, Any]]:
                 f"{fit.instance_type} hold "
                 f"{fit.per_instance * fit.instances} ({fit.per_instance} each, by {limit}: {reservation}; {registers})",
                 "the deployment cannot start its new task and never completes",
-                f"what would fit: {_largest_limits(fit, need)} on a {fit.instance_type}, or an instance type that "
-                f"holds {need} tasks: {_types_holding(need, fit.task_cpu, fit.task_memory, fit.instance_type)}",
+                f"what would fit: {_largest_limits(fit, need, count)} on a {fit.instance_type}, or an instance type "
+                f"that holds {need} tasks: {_types_holding(need, fit.task_cpu, fit.task_memory, fit.instance_type)}",
             )
         ]
     return []

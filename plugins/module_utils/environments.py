@@ -17,7 +17,7 @@ import re
 from itertools import pairwise
 from typing import Any
 
-from ansible_collections.stageflow.aws.plugins.module_utils import environment_limits
+from ansible_collections.stageflow.aws.plugins.module_utils import application, environment_limits
 
 ENV_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
 CIDR_PREFIX_RANGE = (16, 24)
@@ -485,6 +485,7 @@ def validate(
             )
         errors.extend(check_against_spec(env, values, spec))
         errors.extend(check_ranges_and_rules(env, values, spec))
+        errors.extend(application.check(env, values.get("application_services")))
         errors.extend(problem["message"] for problem in environment_limits.check_limits(env, values, limit_checks))
         if not isinstance(policies, list) or check_policy_shapes(policies):
             continue

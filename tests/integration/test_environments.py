@@ -126,6 +126,25 @@ BAD_INPUTS = [
         id="feature_cidr_prefix out of its documented range",
     ),
     pytest.param(
+        lambda inv: edit(
+            inv / "group_vars/all/main.yml",
+            lambda d: d["application_services"][0]["load_balancer"].update(container="api"),
+        ),
+        ("-e", "env=dev"),
+        "environment 'dev': setting 'application_services': service 'app' sends its load balancer's traffic to "
+        "container 'api', which it does not have; allowed: server, client",
+        id="a load balancer sent to a container the service lacks",
+    ),
+    pytest.param(
+        lambda inv: edit(
+            inv / "group_vars/all/main.yml",
+            lambda d: d["application_services"][0]["containers"].append({"name": "server", "port": 81}),
+        ),
+        ("-e", "env=staging"),
+        "environment 'staging': setting 'application_services': service 'app' lists container 'server' twice",
+        id="a container listed twice",
+    ),
+    pytest.param(
         None,
         ("-e", "env=qa"),
         "environment 'qa' does not exist; known environments: dev, prod, staging",

@@ -29,8 +29,6 @@ def resource_names(env: str, app: str = "movie-app") -> dict[str, str]:
         "asg": f"{env}-{app}-asg",
         "target_group_blue": f"{env}-app-blue",
         "target_group_green": f"{env}-app-green",
-        "client_repo": f"{env}-{app}-client-repo",
-        "server_repo": f"{env}-{app}-server-repo",
         "database": f"{env}-{app}-db",
         "dashboard": f"{env}-{app}",
         "lock_table": f"{env}-{app}-deploy-locks",
@@ -45,7 +43,12 @@ def boundary_of(env: str) -> str:
 
 
 ENVIRONMENTS = {
-    e: {"app_name": "movie-app", "resource_names": resource_names(e), "permissions_boundary_name": boundary_of(e)}
+    e: {
+        "app_name": "movie-app",
+        "resource_names": resource_names(e),
+        "permissions_boundary_name": boundary_of(e),
+        "repositories": [f"{e}-movie-app-server-repo", f"{e}-movie-app-client-repo"],
+    }
     for e in ("dev", "staging", "prod", "feature-*")
 }
 # The inventory's domain_name of each (group_vars/<env>.yml; feature-*: feature_domain_name with that name).

@@ -14,6 +14,8 @@ import yaml
 from ansible_collections.stageflow.aws.plugins.module_utils import environment_limits as el
 from ansible_collections.stageflow.aws.plugins.module_utils import environments as envs
 
+from tests.unit.templating import native
+
 ROOT = Path(__file__).resolve().parents[4]
 SHARED = yaml.safe_load((ROOT / "inventories/group_vars/all/main.yml").read_text())
 SPEC = yaml.safe_load((ROOT / "roles/validate/meta/argument_specs.yml").read_text())["argument_specs"]["environment"][
@@ -43,6 +45,7 @@ def settings(env: str, group: str | None = None, **changes) -> dict:
             values[key] = {**values[key], **value}
         else:
             values[key] = value
+    values["application_services"] = native(values["application_services"], values)
     return values
 
 
@@ -98,7 +101,16 @@ def test_iam_roles_launch_template_and_security_groups_are_what_the_tasks_name()
 
 def test_containers_colours_replicas_alarms_and_release_ids_are_the_roles() -> None:
     platform = load("roles/container_platform/vars/main.yml")
-    assert tuple(c["name"] for c in platform["_container_platform_containers"]) == el.CONTAINERS
+    # The containers are the data's (application_services), with the environment's limits unless they give their own.
+    assert "stageflow.aws.container_definitions(" in platform["_container_platform_containers"]
+    assert (
+        "container_platform_cpu_limit | float, container_platform_memory_limit"
+        in (platform["_container_platform_containers"])
+    )
+    assert el.task_containers(settings("dev")) == [(256, 192), (256, 192)]  # server and client, 0.25 vCPU, 192m
+    own = settings("dev")
+    own["application_services"] = [{"name": "api", "containers": [{"name": "api", "cpu": 0.5, "memory": "1g"}]}]
+    assert el.task_containers(own) == [(512, 1024)]
     assert (
         "['blue', 'green'] if container_platform_strategy in ['blue_green', 'canary'] else ['blue']"
         in (platform["_container_platform_colours"])

@@ -9,6 +9,8 @@ import pytest
 import yaml
 from ansible_collections.stageflow.aws.plugins.module_utils import environments as envs
 
+from tests.unit.templating import native
+
 ROOT = Path(__file__).resolve().parents[4]
 SPEC = yaml.safe_load((ROOT / "roles/validate/meta/argument_specs.yml").read_text())["argument_specs"]["environment"][
     "options"
@@ -18,6 +20,7 @@ SHARED = yaml.safe_load((ROOT / "inventories/group_vars/all/main.yml").read_text
 
 def env_vars(name: str) -> dict:
     values = {**SHARED, **yaml.safe_load((ROOT / f"inventories/group_vars/{name}.yml").read_text())}
+    values["application_services"] = native(values["application_services"], values)
     values["resource_names"] = {"cluster": f"{name}-movie-app-cluster"}
     values["resource_tags"] = {"Environment": name}
     values["group_names"] = [name, "environments", "permanent"]

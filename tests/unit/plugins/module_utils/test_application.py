@@ -1,0 +1,103 @@
+"""The application as data: the names the roles derive, the container definitions, and the checks on the data."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from ansible_collections.stageflow.aws.plugins.module_utils import application as app
+
+NAMES = {
+    "service": "dev-shop-service",
+    "task_family": "dev-shop-task",
+    "target_group_blue": "dev-app-blue",
+    "target_group_green": "dev-app-green",
+}
+SHOP = [
+    {
+        "name": "web",
+        "containers": [
+            {
+                "name": "api",
+                "port": 8080,
+                "environment": {"DEBUG": False, "WORKERS": 4, "MODE": "live"},
+                "secrets": {"DB": "database"},
+            },
+            {"name": "proxy", "repository": "shared-proxy", "port": 80, "memory": "1g", "cpu": 0.5},
+        ],
+        "load_balancer": {"container": "api", "port": 8080},
+    }
+]
+
+
+def test_the_first_service_keeps_resource_names_and_containers_get_their_repositories() -> None:
+    [web] = app.services(SHOP, "dev", "shop", NAMES)
+    assert web["ecs_service"] == "dev-shop-service" and web["task_family"] == "dev-shop-task"
+    assert web["target_groups"] == {"blue": "dev-app-blue", "green": "dev-app-green"}
+    assert [c["repository"] for c in web["containers"]] == ["dev-shop-api-repo", "shared-proxy"]
+    assert app.repositories(SHOP + SHOP, "dev", "shop") == ["dev-shop-api-repo", "shared-proxy"]
+
+
+def test_container_definitions_carry_the_data_with_the_environments_limits_by_default() -> None:
+    [web] = app.services(SHOP, "dev", "shop", NAMES)
+    uris = {"dev-shop-api-repo": "1.dkr/dev-shop-api-repo", "shared-proxy": "1.dkr/shared-proxy"}
+    api, proxy = app.container_definitions(
+        web, uris, "initial", "/stageflow/dev/shop", "us-east-1", 0.25, "192m", {"database": "arn:secret"}
+    )
+    assert api["image"] == "1.dkr/dev-shop-api-repo:initial" and proxy["image"] == "1.dkr/shared-proxy:initial"
+    assert (api["cpu"], api["memory"], proxy["cpu"], proxy["memory"]) == (256, 192, 512, 1024)
+    assert api["environment"] == [
+        {"name": "DEBUG", "value": "false"},
+        {"name": "WORKERS", "value": "4"},
+        {"name": "MODE", "value": "live"},
+    ]
+    assert api["secrets"] == [{"name": "DB", "valueFrom": "arn:secret"}] and proxy["secrets"] == []
+    assert api["portMappings"] == [{"containerPort": 8080, "protocol": "tcp"}]
+    assert proxy["logConfiguration"]["options"]["awslogs-stream-prefix"] == "proxy"
+    # Without a database (no secret ARN) the secret is left out, not pointed at nothing.
+    [api_alone, _proxy] = app.container_definitions(web, uris, "v1", "/g", "us-east-1", 0.25, "192m", {"database": ""})
+    assert api_alone["secrets"] == []
+
+
+def broken(change) -> list:
+    data = copy.deepcopy(SHOP)
+    change(data)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        (broken(lambda d: d.append(copy.deepcopy(d[0]))), "service 'web' is listed twice"),
+        (broken(lambda d: d[0]["containers"].append({"name": "api"})), "service 'web' lists container 'api' twice"),
+        (
+            broken(lambda d: d[0]["load_balancer"].update(container="worker")),
+            "service 'web' sends its load balancer's traffic to container 'worker', which it does not have; "
+            "allowed: api, proxy",
+        ),
+        (
+            broken(lambda d: d[0]["load_balancer"].update(port=9090)),
+            "service 'web' sends its load balancer's traffic to port 9090 of container 'api', which listens on 8080",
+        ),
+        (broken(lambda d: d[0].update(name="Web_1")), "service name 'Web_1' is not allowed"),
+        (broken(lambda d: d[0].update(containers=[])), "service 'web' has no containers"),
+        (
+            broken(lambda d: d[0]["containers"][0]["secrets"].update(TOKEN="vault")),
+            "service 'web' container 'api' secret TOKEN is 'vault'; allowed: database",
+        ),
+        (broken(lambda d: d[0]["containers"][1].update(memory="lots")), "container 'proxy' memory is 'lots'"),
+        ([], "setting 'application_services' is empty"),
+        (
+            broken(lambda d: d.append({**copy.deepcopy(d[0]), "name": "worker"})),
+            "has 2 services (web, worker); allowed: one service per environment",
+        ),
+    ],
+)
+def test_bad_application_data_is_refused_naming_the_service(data, fragment) -> None:
+    errors = app.check("dev", data)
+    assert any(fragment in error for error in errors), errors
+    assert all(error.startswith("environment 'dev': setting 'application_services'") for error in errors)
+
+
+def test_the_shipped_shape_passes() -> None:
+    assert app.check("dev", SHOP) == []
