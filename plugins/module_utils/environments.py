@@ -86,6 +86,8 @@ def _range_errors(env: str, values: dict[str, Any], spec: dict[str, Any], prefix
     return errors
 
 
+# Argument-spec types whose values are text (or anything): -e key=value gives them as they are.
+TEXT_TYPES = ("str", "raw", "path", "bytes", "bits", "json", "jsonarg")
 _TRUE = ("true", "yes", "on")
 _FALSE = ("false", "no", "off")
 _INT = re.compile(r"^[+-]?[0-9]+$")
@@ -119,7 +121,7 @@ def coerce_settings(values: dict[str, Any], spec: dict[str, Any]) -> dict[str, A
     converted = {}
     for key, value in values.items():
         option = spec.get(key)
-        if isinstance(value, str) and isinstance(option, dict) and option.get("type", "str") not in ("str", "raw"):
+        if isinstance(value, str) and isinstance(option, dict) and option.get("type", "str") not in TEXT_TYPES:
             ok, typed = coerce_text(value, option["type"])
             if ok:
                 converted[key] = typed
@@ -209,7 +211,7 @@ def check_against_spec(env: str, values: dict[str, Any], spec: dict[str, Any], p
             continue
         value = values[key]
         type_name = option.get("type", "str")
-        if isinstance(value, str) and type_name not in ("str", "raw") and not prefix:
+        if isinstance(value, str) and type_name not in TEXT_TYPES and not prefix:
             ok = coerce_text(value, type_name)[0]
             errors.append(
                 f"environment '{env}': setting '{where}' is {_show_setting(key, value, option)} (text); allowed: a "

@@ -61,3 +61,14 @@ def test_the_callback_types_extra_variables_that_are_settings_and_leaves_the_res
 def test_the_callback_does_nothing_without_extra_variables() -> None:
     CallbackModule().v2_playbook_on_play_start(SimpleNamespace())
     CallbackModule().v2_playbook_on_play_start(play_with({}))
+
+
+def test_text_typed_settings_such_as_paths_are_taken_as_given() -> None:
+    schema = settings_schema()
+    assert schema["release_reports_dir"]["type"] == "path"
+    given = {"release_reports_dir": "/tmp/reports", "bake_seconds": "30"}
+    assert envs.coerce_settings(given, schema) == {"bake_seconds": 30}
+    errors = envs.check_against_spec(
+        "dev", {"release_reports_dir": "/tmp/reports"}, {"release_reports_dir": schema["release_reports_dir"]}
+    )
+    assert errors == []
