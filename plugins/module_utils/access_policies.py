@@ -111,7 +111,10 @@ def names_of(environment, app_name, resource_names, domain_name=None, repositori
     names.setdefault("secret_prefix", f"stageflow/{environment}/{app_name}/")
     names.setdefault("reports_bucket", f"{environment}-{app_name}-deploy-reports-*")
     names.setdefault("backup_vault", f"{environment}-{app_name}")
-    names["repositories"] = sorted(repositories or [])
+    if not repositories:
+        # Without them the policy would lose its Deny on deleting the repositories releases take images from.
+        raise AccessError(f"{environment}: no ECR repositories given (application_services); the policy scopes by them")
+    names["repositories"] = sorted(repositories)
     names["app_name"] = app_name
     names["environment"] = environment
     names["domain_name"] = str(domain_name or "").strip().rstrip(".").lower()

@@ -28,8 +28,9 @@ def memory_mib(text: Any) -> int | None:
 
 
 def repository(environment: str, app_name: str, container: dict[str, Any]) -> str:
-    """A container's ECR repository: its own `repository`, or <environment>-<app_name>-<container>-repo."""
-    return container.get("repository") or f"{environment}-{app_name}-{container['name']}-repo"
+    """A container's ECR repository, <environment>-<app_name>-<container>-repo: always the environment's own, so that
+    a teardown deletes only its own and each scope's policies name only theirs."""
+    return f"{environment}-{app_name}-{container['name']}-repo"
 
 
 def repositories(services: list[dict[str, Any]], environment: str, app_name: str) -> list[str]:
@@ -126,7 +127,7 @@ def container_definitions(
     return definitions
 
 
-def check(env: str, data: Any) -> list[str]:
+def check(env: str, data: Any, app_port: Any = None) -> list[str]:
     """What the schema cannot say about application_services: unique names, a load balancer's container and port
     among the service's, the secrets' sources; each message names the service."""
     if not isinstance(data, list) or not all(isinstance(s, dict) for s in data):
@@ -163,13 +164,32 @@ def check(env: str, data: Any) -> list[str]:
                     f"{where}: service '{name}' container '{cname}' memory is {memory!r}; allowed: a size like 512m "
                     "or 2g"
                 )
-            for secret, source in (container.get("secrets") or {}).items():
+            secrets = container.get("secrets") or {}
+            if not isinstance(secrets, dict):
+                errors.append(
+                    f"{where}: service '{name}' container '{cname}' secrets are not a mapping of variable to source; "
+                    f"allowed: {{VARIABLE: {SECRET_SOURCES[0]}}}"
+                )
+                secrets = {}
+            for secret, source in secrets.items():
                 if source not in SECRET_SOURCES:
+                    # Never the value: a secret's value put where its source belongs must not be printed.
                     errors.append(
-                        f"{where}: service '{name}' container '{cname}' secret {secret} is {source!r}; allowed: "
-                        f"{', '.join(SECRET_SOURCES)} (the environment's database credentials)"
+                        f"{where}: service '{name}' container '{cname}' secret {secret} names an unknown source (not "
+                        f"shown, it may be secret); allowed: {', '.join(SECRET_SOURCES)} (the environment's database "
+                        "credentials)"
                     )
         balanced = service.get("load_balancer")
+        if balanced is None and app_port is not None:
+            errors.append(
+                f"{where}: service '{name}' has no load_balancer; allowed: the container and port its target groups "
+                "serve (the environment's one service is behind its load balancer)"
+            )
+        if isinstance(balanced, dict) and app_port is not None and balanced.get("port") != app_port:
+            errors.append(
+                f"{where}: service '{name}' sends its load balancer's traffic to port {balanced.get('port')}, but the "
+                f"target groups and the security group serve app_port ({app_port}); allowed: {app_port}"
+            )
         if isinstance(balanced, dict):
             target = next((c for c in containers if c.get("name") == balanced.get("container")), None)
             if target is None:
@@ -178,9 +198,11 @@ def check(env: str, data: Any) -> list[str]:
                     f"{balanced.get('container')!r}, which it does not have; allowed: {', '.join(map(str, names))}"
                 )
             elif target.get("port") != balanced.get("port"):
+                port = target.get("port")
+                listens = port if isinstance(port, int) and not isinstance(port, bool) else "another port"
                 errors.append(
                     f"{where}: service '{name}' sends its load balancer's traffic to port {balanced.get('port')} of "
-                    f"container '{target.get('name')}', which listens on {target.get('port')}; allowed: its port"
+                    f"container '{target.get('name')}', which listens on {listens}; allowed: its port"
                 )
     if len(data) > 1:
         errors.append(

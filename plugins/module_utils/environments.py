@@ -193,12 +193,16 @@ def check_declared(declared: list[dict[str, Any]], spec: dict[str, Any]) -> list
 
 
 def check_against_spec(env: str, values: dict[str, Any], spec: dict[str, Any], prefix: str = "") -> list[str]:
-    """Types, required keys, choices, list elements and unknown keys, recursively."""
+    """Types, required keys, choices, list elements and unknown keys, recursively. No value inside the application's
+    containers is shown: their environment and secrets may hold anything."""
     errors = []
+    if prefix.startswith("application_services"):
+        spec = {key: {**option, "no_log": True} for key, option in spec.items() if isinstance(option, dict)}
     for key in sorted(set(values) - set(spec)):
         where = f"{prefix}{key}"
         errors.append(
-            f"environment '{env}': unknown setting '{where}' (value {_show_setting(key, values[key])}); "
+            f"environment '{env}': unknown setting '{where}' (value "
+            f"{HIDDEN if prefix.startswith('application_services') else _show_setting(key, values[key])}); "
             f"allowed here: {', '.join(sorted(spec))}"
         )
     for key, option in spec.items():
@@ -487,7 +491,7 @@ def validate(
             )
         errors.extend(check_against_spec(env, values, spec))
         errors.extend(check_ranges_and_rules(env, values, spec))
-        errors.extend(application.check(env, values.get("application_services")))
+        errors.extend(application.check(env, values.get("application_services"), values.get("app_port")))
         errors.extend(problem["message"] for problem in environment_limits.check_limits(env, values, limit_checks))
         if not isinstance(policies, list) or check_policy_shapes(policies):
             continue

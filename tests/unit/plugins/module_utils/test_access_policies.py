@@ -546,3 +546,8 @@ def test_the_workload_roles_may_do_their_work_in_their_scope_only() -> None:
     assert evaluate(
         boundaries["prod"], "rds:CreateDBSnapshot", f"arn:aws:rds:{base}:db:prod-movie-app-dbx", {}
     ) is not (Decision.ALLOW), "another database whose name begins with prod's"
+
+
+def test_an_environment_without_repositories_is_refused_rather_than_losing_the_deny() -> None:
+    with pytest.raises(ap.AccessError, match="no ECR repositories given"):
+        ap.names_of("dev", "movie-app", resource_names("dev"), "dev.movie-app.internal", [])

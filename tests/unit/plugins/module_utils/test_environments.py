@@ -354,3 +354,13 @@ def test_allow_non_adjacent_is_read_strictly(inventory, allow, fragment) -> None
     assert any(fragment in error for error in errors), errors
     errors, facts = run(inventory, promotion={"source": "dev", "target": "prod", "allow_non_adjacent": "true"})
     assert errors == [] and facts["promotion"]["target"] == "prod"
+
+
+def test_no_value_inside_the_application_containers_is_shown(inventory) -> None:
+    container = inventory["dev"]["application_services"][0]["containers"][0]
+    container["enviroment"] = {"API_KEY": "sk_live_marker"}  # a typo of environment
+    container["port"] = "sk_live_port_marker"
+    errors, _facts = run(inventory, ["dev"])
+    assert any("unknown setting 'application_services[0].containers[0].enviroment'" in e for e in errors), errors
+    assert any("application_services[0].containers[0].port" in e for e in errors), errors
+    assert not any("sk_live" in e for e in errors), errors
