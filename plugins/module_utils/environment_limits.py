@@ -250,12 +250,8 @@ def name_problems(env: str, values: dict[str, Any]) -> list[dict[str, Any]]:
     return problems
 
 
-def memory_mib(limit: Any) -> int | None:
-    """memory_limit in MiB, as the container_platform role reads it (512m, 2g)."""
-    match = re.fullmatch(r"([1-9][0-9]*)([mg])", limit) if isinstance(limit, str) else None
-    if not match:
-        return None
-    return int(match.group(1)) * (1024 if match.group(2) == "g" else 1)
+# memory_limit in MiB, as the container_platform role reads it (512m, 2g): the application's one parser.
+memory_mib = application.memory_mib
 
 
 class Placement(NamedTuple):
