@@ -321,7 +321,7 @@ def _record_statements(actions, own, others, partition):
     scope's environments' DNS names only: each one's domain_name and its subdomains (ACM's validation records
     _<token>.<domain> among them), in the form AWS normalizes them to. ForAllValues: every name of a change batch
     must be one of them; Null: a request that names none is not allowed either. Where another environment's domain
-    lies under one of the scope's (staging.movie-app.com under prod's movie-app.com), an explicit deny keeps its names
+    lies under one of the scope's (staging.webshop.com under prod's webshop.com), an explicit deny keeps its names
     out (ForAnyValue: a batch naming one of them is refused whole)."""
     missing = [n["environment"] for n in own if not n.get("domain_name")]
     if missing:

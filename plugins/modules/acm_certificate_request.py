@@ -47,7 +47,7 @@ extends_documentation_fragment:
 EXAMPLES = r"""
 - name: Request staging's certificate
   stageflow.aws.acm_certificate_request:
-    domain_name: staging.movie-app.com
+    domain_name: staging.webshop.com
     tags:
       Environment: staging
       ManagedBy: stageflow
@@ -70,7 +70,7 @@ validation_records:
   returned: when present
   type: list
   elements: dict
-  sample: [{"name": "_x.staging.movie-app.com.", "type": "CNAME", "value": "_y.acm-validations.aws."}]
+  sample: [{"name": "_x.staging.webshop.com.", "type": "CNAME", "value": "_y.acm-validations.aws."}]
 """
 
 import time

@@ -93,7 +93,7 @@ EXAMPLES = r"""
       prod-app-blue: "{{ 100 - item }}"
       prod-app-green: "{{ item }}"
     bake_seconds: 300
-    gate_alarms: [prod-movie-app-target-5xx, prod-movie-app-p95-latency]
+    gate_alarms: [prod-webshop-target-5xx, prod-webshop-p95-latency]
   loop: [10, 50, 100]
 """
 

@@ -36,12 +36,12 @@ extends_documentation_fragment:
 EXAMPLES = r"""
 - name: Dashboard of prod
   stageflow.aws.cloudwatch_dashboard:
-    name: prod-movie-app
+    name: prod-webshop
     widgets:
       - type: metric
         properties:
           title: Request count
-          metrics: [["AWS/ApplicationELB", "RequestCount", "LoadBalancer", "app/prod-movie-app-alb/0123"]]
+          metrics: [["AWS/ApplicationELB", "RequestCount", "LoadBalancer", "app/prod-webshop-alb/0123"]]
           region: us-east-1
           period: 300
 """
@@ -51,7 +51,7 @@ dashboard:
   description: The dashboard's name and body after the run.
   returned: always
   type: dict
-  sample: {"name": "prod-movie-app", "body": {"widgets": []}}
+  sample: {"name": "prod-webshop", "body": {"widgets": []}}
 """
 
 try:

@@ -31,7 +31,7 @@ extends_documentation_fragment:
 EXAMPLES = r"""
 - name: Read prod's dashboard
   stageflow.aws.cloudwatch_dashboard_info:
-    names: [prod-movie-app]
+    names: [prod-webshop]
   register: prod_dashboard
 """
 
@@ -41,7 +41,7 @@ dashboards:
   returned: always
   type: list
   elements: dict
-  sample: [{"name": "prod-movie-app", "body": {"widgets": []}}]
+  sample: [{"name": "prod-webshop", "body": {"widgets": []}}]
 """
 
 try:

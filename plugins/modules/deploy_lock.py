@@ -97,7 +97,7 @@ notes:
 EXAMPLES = r"""
 - name: Lock prod for this promotion
   stageflow.aws.deploy_lock:
-    table: prod-movie-app-deploy-locks
+    table: prod-webshop-deploy-locks
     environment: prod
     lock_id: "{{ promotion_id }}"
     owner: "{{ stageflow_actor }}"
@@ -106,12 +106,12 @@ EXAMPLES = r"""
 
 - name: Free prod after a killed run
   stageflow.aws.deploy_lock:
-    table: prod-movie-app-deploy-locks
+    table: prod-webshop-deploy-locks
     environment: prod
     state: released
     force: true
     reason: run 20261126T101500 was killed with its host
-    records_table: prod-movie-app-deployments
+    records_table: prod-webshop-deployments
 """
 
 RETURN = r"""

@@ -78,7 +78,7 @@ notes:
 EXAMPLES = r"""
 - name: Record the promotion
   stageflow.aws.deployment_record:
-    table: prod-movie-app-deployments
+    table: prod-webshop-deployments
     environment: prod
     record:
       id: "{{ promotion_id }}"

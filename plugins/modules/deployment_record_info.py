@@ -51,7 +51,7 @@ extends_documentation_fragment:
 EXAMPLES = r"""
 - name: The last five successful releases of prod
   stageflow.aws.deployment_record_info:
-    table: prod-movie-app-deployments
+    table: prod-webshop-deployments
     environment: prod
     outcomes: [succeeded]
     limit: 5

@@ -37,8 +37,8 @@ notes:
 EXAMPLES = r"""
 - name: Which environments run images from dev's repositories?
   stageflow.aws.ecr_image_users_info:
-    repositories: [dev-movie-app-client-repo, dev-movie-app-server-repo]
-    clusters: {staging-movie-app-cluster: staging, prod-movie-app-cluster: prod}
+    repositories: [dev-webshop-web-repo, dev-webshop-api-repo]
+    clusters: {staging-webshop-cluster: staging, prod-webshop-cluster: prod}
   register: users
 """
 
@@ -48,8 +48,8 @@ users:
   returned: always
   type: list
   elements: dict
-  sample: [{"environment": "prod", "cluster": "prod-movie-app-cluster", "service": "prod-movie-app-service-green",
-    "images": ["123456789012.dkr.ecr.us-east-1.amazonaws.com/dev-movie-app-server-repo@sha256:..."]}]
+  sample: [{"environment": "prod", "cluster": "prod-webshop-cluster", "service": "prod-webshop-service-green",
+    "images": ["123456789012.dkr.ecr.us-east-1.amazonaws.com/dev-webshop-api-repo@sha256:..."]}]
 environments:
   description: The environments those services belong to, sorted.
   returned: always

@@ -33,7 +33,7 @@ options:
     required: true
   services:
     description:
-      - The target services, in the order they are updated (server before client, say).
+      - The target services, in the order they are updated (api before web, say).
     type: list
     elements: str
     required: true
@@ -107,20 +107,20 @@ notes:
 EXAMPLES = r"""
 - name: Promote staging's release to prod's idle colour
   stageflow.aws.ecs_promote:
-    source_cluster: staging-movie-app-cluster
-    source_services: [staging-movie-app-service-blue]
-    cluster: prod-movie-app-cluster
-    services: [prod-movie-app-service-green]
+    source_cluster: staging-webshop-cluster
+    source_services: [staging-webshop-service-blue]
+    cluster: prod-webshop-cluster
+    services: [prod-webshop-service-green]
     protect_tag: stageflow-prod-20261126T101500
     wait_timeout: 1200
 
 - name: Deploy a CI build by tag
   stageflow.aws.ecs_promote:
-    cluster: dev-movie-app-cluster
-    services: [dev-movie-app-service]
+    cluster: dev-webshop-cluster
+    services: [dev-webshop-service]
     images:
-      server: 123456789012.dkr.ecr.us-east-1.amazonaws.com/dev-movie-app-server-repo:3f2a1c9
-      client: 123456789012.dkr.ecr.us-east-1.amazonaws.com/dev-movie-app-client-repo:3f2a1c9
+      api: 123456789012.dkr.ecr.us-east-1.amazonaws.com/dev-webshop-api-repo:3f2a1c9
+      web: 123456789012.dkr.ecr.us-east-1.amazonaws.com/dev-webshop-web-repo:3f2a1c9
 """
 
 RETURN = r"""
@@ -152,14 +152,14 @@ services:
       description: What the last read of the service said.
       type: str
   sample:
-    - service: prod-movie-app-service-green
-      previous_task_definition: arn:aws:ecs:us-east-1:123456789012:task-definition/prod-movie-app-task:4
-      task_definition: arn:aws:ecs:us-east-1:123456789012:task-definition/prod-movie-app-task:5
+    - service: prod-webshop-service-green
+      previous_task_definition: arn:aws:ecs:us-east-1:123456789012:task-definition/prod-webshop-task:4
+      task_definition: arn:aws:ecs:us-east-1:123456789012:task-definition/prod-webshop-task:5
       images:
-        server:
-          before: 123456789012.dkr.ecr.us-east-1.amazonaws.com/dev-movie-app-server-repo@sha256:aaaa
-          after: 123456789012.dkr.ecr.us-east-1.amazonaws.com/dev-movie-app-server-repo@sha256:bbbb
-          reason: staging-movie-app-service-blue runs it
+        api:
+          before: 123456789012.dkr.ecr.us-east-1.amazonaws.com/dev-webshop-api-repo@sha256:aaaa
+          after: 123456789012.dkr.ecr.us-east-1.amazonaws.com/dev-webshop-api-repo@sha256:bbbb
+          reason: staging-webshop-service-blue runs it
       changed: true
       state: done
 rolled_back:

@@ -97,7 +97,7 @@ EXAMPLES = r"""
 - name: Check the AWS names a feature environment would get, before it exists
   stageflow.aws.environment_check:
     environments: [feature-login]
-    hosts_vars: {feature-login: {environment_name: feature-login, app_name: movie-app, resource_names: "{{ resource_names }}"}}
+    hosts_vars: {feature-login: {environment_name: feature-login, app_name: webshop, resource_names: "{{ resource_names }}"}}
     spec: {}
     checks: [names]
   vars:
@@ -123,9 +123,9 @@ errors:
   elements: str
   sample:
     - "environment 'prod': setting 'database.multi_az' is False; the policy requires True"
-    - "environment 'feature-averyveryverylongname': load balancer name 'feature-averyveryverylongname-movie-app-alb'
+    - "environment 'feature-averyveryverylongname': load balancer name 'feature-averyveryverylongname-webshop-alb'
       (resource_names.alb) is 43 characters; AWS allows at most 32 (Elastic Load Balancing); shorten the
-      environment's name (at most 18 characters with app_name 'movie-app') or app_name"
+      environment's name (at most 18 characters with app_name 'webshop') or app_name"
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -93,7 +93,7 @@ EXAMPLES = r"""
             StringEquals:
               token.actions.githubusercontent.com:aud: sts.amazonaws.com
             StringLike:
-              token.actions.githubusercontent.com:sub: repo:example/movie-app:*
+              token.actions.githubusercontent.com:sub: repo:example/webshop:*
 
 - name: Pin GitHub's published thumbprint and accept one more audience, keeping the client ids it has
   stageflow.aws.iam_oidc_provider:

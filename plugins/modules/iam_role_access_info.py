@@ -45,10 +45,10 @@ extends_documentation_fragment:
 EXAMPLES = r"""
 - name: May dev's task execution role read the database secret?
   stageflow.aws.iam_role_access_info:
-    name: dev-movie-app-cluster-task-execution
+    name: dev-webshop-cluster-task-execution
     checks:
       - action: secretsmanager:GetSecretValue
-        resource: arn:aws:secretsmanager:us-east-1:123456789012:secret:stageflow/dev/movie-app/database-AbCdEf
+        resource: arn:aws:secretsmanager:us-east-1:123456789012:secret:stageflow/dev/webshop/database-AbCdEf
   register: execution_role
 """
 
@@ -61,7 +61,7 @@ arn:
   description: The role's ARN.
   returned: when the role exists
   type: str
-  sample: arn:aws:iam::123456789012:role/dev-movie-app-cluster-task-execution
+  sample: arn:aws:iam::123456789012:role/dev-webshop-cluster-task-execution
 policies:
   description: The role's policies, with C(kind) (inline or managed), C(name), C(arn) (managed ones) and C(document).
   returned: always

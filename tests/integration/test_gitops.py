@@ -72,6 +72,10 @@ def test_every_aws_job_assumes_a_role_by_oidc_and_prod_waits_for_reviewers() -> 
     assert jobs["deploy"]["outputs"]["release"] == "${{ steps.release.outputs.release }}"
     named = next(s for s in jobs["deploy"]["steps"] if s.get("id") == "release")
     assert "playbooks/history.yml" in named["run"] and "ci_output=${GITHUB_OUTPUT}" in named["run"]
+    # The smoke test asks the environment's health URL as its inventory describes it, never a host written here.
+    smoke = next(s for s in jobs["integration-tests"]["steps"] if "Smoke" in s.get("name", ""))
+    assert smoke["run"] == '.venv/bin/ansible-playbook playbooks/smoke.yml -e "env=${TARGET}"'
+    assert "movie-app" not in text
     # Every other job that assumes a role runs in the GitHub environment its target maps to (production for prod, the
     # one the prod role trusts), never one a branch names freely.
     for name, job in jobs.items():
