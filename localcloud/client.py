@@ -211,6 +211,21 @@ class LocalCloudClient:
         return self.request("GET", f"/_localcloud/lb/{load_balancer}{path}?port={port}")
 
 
+def aws_env(url: str, region: str = "us-east-1", **more: str) -> dict[str, str]:
+    """This process's environment with AWS pointed at the local cloud at `url` (fake credentials), for a subprocess."""
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        **more,
+    }
+    env.pop("AWS_PROFILE", None)
+    return env
+
+
 def spawn(*extra: str, log_path: Path | None = None, cwd: Path | None = None) -> tuple[subprocess.Popen, str]:
     """Start `python -m localcloud --port 0 ...` and return the process and its URL once it is ready."""
     root = Path(__file__).resolve().parent.parent

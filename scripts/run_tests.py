@@ -166,9 +166,11 @@ RELEASE_FILES = (
     "tests/integration/test_awx_config.py",
 )
 # The release safety tests (and the real-AWS readiness checks, which read the same environments back), the
-# least-privilege tests (acting on them as each identity) and the teardown of staging: the third process.
+# least-privilege tests (acting on them as each identity), the teardown of staging and the second example application
+# (which provisions its own two environments): the third process.
 SAFETY_FILES = (
     "tests/integration/test_release_safety.py",
+    "tests/integration/test_applications.py",
     "tests/integration/test_aws_readiness.py",
     "tests/integration/test_access.py",
     "tests/integration/test_teardown.py",

@@ -22,6 +22,7 @@ def _names(environments, scopes):
             values.get("resource_names"),
             values.get("domain_name"),
             values.get("repositories"),
+            values.get("target_groups"),
         )
         for env, values in environments.items()
     }

@@ -89,7 +89,7 @@ class AccessError(ValueError):
     """A scope or a policy that must not be applied."""
 
 
-def names_of(environment, app_name, resource_names, domain_name=None, repositories=None):
+def names_of(environment, app_name, resource_names, domain_name=None, repositories=None, target_groups=None):
     """Every name Stageflow gives an environment's resources: resource_names plus the ones the roles derive, the
     containers' ECR repositories (the stageflow.aws.application_repositories of its application_services), and its
     domain_name (the DNS names it may change: the domain and its subdomains), as AWS normalizes record names: lower
@@ -115,6 +115,10 @@ def names_of(environment, app_name, resource_names, domain_name=None, repositori
         # Without them the policy would lose its Deny on deleting the repositories releases take images from.
         raise AccessError(f"{environment}: no ECR repositories given (application_services); the policy scopes by them")
     names["repositories"] = sorted(repositories)
+    # Every service's target groups (stageflow.aws.application_target_groups); resource_names' blue and green at least.
+    names["target_groups"] = sorted(
+        set(target_groups or []) | {names["target_group_blue"], names["target_group_green"]}
+    )
     names["app_name"] = app_name
     names["environment"] = environment
     names["domain_name"] = str(domain_name or "").strip().rstrip(".").lower()
@@ -129,17 +133,18 @@ def _arns(service, resource_type, n, account, region, partition):
     table = {
         ("ecs", "cluster"): [f"{base}cluster/{n['cluster']}"],
         ("ecs", "service"): [f"{base}service/{n['cluster']}/{n['service']}*"],
-        ("ecs", "task-definition"): [f"{base}task-definition/{n['task_family']}:*"],
+        # The first service's family, and the others' (<task_family>-<service>).
+        ("ecs", "task-definition"): [
+            f"{base}task-definition/{n['task_family']}:*",
+            f"{base}task-definition/{n['task_family']}-*:*",
+        ],
         ("ecs", "task"): [f"{base}task/{n['cluster']}/*"],
         ("ecs", "container-instance"): [f"{base}container-instance/{n['cluster']}/*"],
         ("ecs", "capacity-provider"): [f"{base}capacity-provider/{n['cluster']}*"],
         ("elasticloadbalancing", "loadbalancer/app/"): [f"{base}loadbalancer/app/{n['alb']}/*"],
         ("elasticloadbalancing", "listener/app"): [f"{base}listener/app/{n['alb']}/*"],
         ("elasticloadbalancing", "listener-rule/app"): [f"{base}listener-rule/app/{n['alb']}/*"],
-        ("elasticloadbalancing", "targetgroup"): [
-            f"{base}targetgroup/{n['target_group_blue']}/*",
-            f"{base}targetgroup/{n['target_group_green']}/*",
-        ],
+        ("elasticloadbalancing", "targetgroup"): [f"{base}targetgroup/{g}/*" for g in n["target_groups"]],
         ("dynamodb", "table"): [f"{base}table/{n['lock_table']}", f"{base}table/{n['records_table']}"],
         ("dynamodb", "index"): [f"{base}table/{n['lock_table']}/index/*", f"{base}table/{n['records_table']}/index/*"],
         ("ecr", "repository"): [f"{base}repository/{r}" for r in n["repositories"]],
@@ -406,7 +411,13 @@ def deployer_policy(scope, envs, catalogue, account, region, boundary_arn, parti
                 for names in reads + (images if service == "ecr" else []):
                     for resource_type in types:
                         scoped[action] += _arns(service, resource_type, names, account, region, partition) or []
-    families = sorted({f"arn:{partition}:ecs:{region}:{account}:task-definition/{n['task_family']}:*" for n in own})
+    families = sorted(
+        {
+            f"arn:{partition}:ecs:{region}:{account}:task-definition/{n['task_family']}{more}:*"
+            for n in own
+            for more in ("", "-*")
+        }
+    )
     conditioned = (
         # A service of the scope runs only the scope's task definitions: else a deployer could run another
         # environment's (its execution role, its secrets) in a cluster it controls.

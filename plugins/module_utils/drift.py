@@ -37,7 +37,13 @@ def service_checks(service: dict[str, Any], desired: int) -> list[dict[str, Any]
     ]
 
 
-def target_group_checks(group: dict[str, Any], health_check: dict[str, Any]) -> list[dict[str, Any]]:
+def target_group_checks(
+    group: dict[str, Any], health_check: dict[str, Any], paths: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """A target group's health check against the settings; `paths` gives a service's own health path by group name."""
+    path = (paths or {}).get(group.get("target_group_name"))
+    if path:
+        health_check = {**health_check, "path": path}
     name = f"target group {group.get('target_group_name')}"
     fields = {
         "path": "health_check_path",

@@ -101,12 +101,42 @@ def derived_names(values: dict[str, Any]) -> list[DerivedName]:
     strategy = values.get("deployment_strategy")
     cluster, service, vpc = (_text(names.get(k)) for k in ("cluster", "service", "vpc"))
     colours = COLOURS.get(strategy, ("blue",)) if isinstance(strategy, str) else ("blue",)
-    services = [service] if len(colours) == 1 else [f"{service}-{colour}" for colour in colours]
-    if service and len(colours) > 1:
-        for name in services:
-            add("ECS service name", "container_platform: resource_names.service + -<colour>", "ecs_service", name)
+    # Every service's ECS services (blue and green for a load-balanced one with two colours) and target groups.
+    ecs_names: list[str] = []
+    if service and env and all(names.get(k) for k in ("task_family", "target_group_blue", "target_group_green")):
+        valid = isinstance(services, list) and all(
+            isinstance(s, dict) and isinstance(s.get("name"), str) for s in services
+        )
+        for index, one in enumerate(application.services(services, env, app or "", names) if valid else []):
+            ecs_names += list(application.ecs_services(one, strategy if len(colours) > 1 else "rolling").values())
+            if index > 0:
+                add(
+                    "task definition family",
+                    "application_services: <task_family>-<service>",
+                    "ecs_task_family",
+                    one["task_family"],
+                )
+            if not one["load_balancer"] or one["load_balancer"]["default"]:
+                continue
+            for colour, name in one["target_groups"].items():
+                add(
+                    "target group name",
+                    f"application_services: <environment>-<service>-{colour}",
+                    "elbv2_target_group",
+                    name,
+                )
+    if not ecs_names and service:
+        ecs_names = [service] if len(colours) == 1 else [f"{service}-{colour}" for colour in colours]
+    for name in ecs_names:
+        if name != service:
+            add(
+                "ECS service name",
+                "container_platform: resource_names.service [+ -<service>] [+ -<colour>]",
+                "ecs_service",
+                name,
+            )
     if service and values.get("auto_scaling") not in (None, "none"):
-        for name in services:
+        for name in ecs_names:
             add("scaling policy name", "container_platform: <service>-cpu", "scaling_policy", f"{name}-cpu")
     if cluster:
         for suffix in ("task-execution", "instance"):
@@ -267,6 +297,7 @@ class Placement(NamedTuple):
     colours: int
     desired: int
     extra: int  # tasks a deployment starts before it may stop an old one
+    services: int = 1  # ECS tasks per unit (one per service): each has its own network interface (awsvpc)
 
     @property
     def per_instance(self) -> int:
@@ -333,14 +364,14 @@ def deployment_problems(env: str, values: dict[str, Any]) -> list[dict[str, Any]
 
 
 def task_containers(values: dict[str, Any]) -> list[tuple[int, int]]:
-    """(CPU units, memory MiB) of each container of the application's task (application_services' first service, as
-    roles/container_platform registers it): its own cpu and memory, else cpu_limit and memory_limit. Empty when the
-    settings do not say."""
+    """(CPU units, memory MiB) of each container of one task of every service (the capacity model's unit: each service
+    runs desired_capacity tasks, so one "task" here is one of each), as roles/container_platform registers them: its
+    own cpu and memory, else cpu_limit and memory_limit. Empty when the settings do not say."""
     services = values.get("application_services")
-    if not isinstance(services, list) or not services or not isinstance(services[0], dict):
+    if not isinstance(services, list) or not services or not all(isinstance(s, dict) for s in services):
         return []
     result = []
-    for container in services[0].get("containers") or []:
+    for container in [c for s in services for c in s.get("containers") or []]:
         if not isinstance(container, dict):
             return []
         cpu = container.get("cpu") if container.get("cpu") is not None else values.get("cpu_limit")
@@ -353,7 +384,18 @@ def task_containers(values: dict[str, Any]) -> list[tuple[int, int]]:
 
 def _own_limits(values: dict[str, Any]) -> bool:
     services = values.get("application_services") or [{}]
-    return any(c.get("cpu") is not None or c.get("memory") for c in services[0].get("containers") or [])
+    return any(
+        c.get("cpu") is not None or c.get("memory")
+        for s in services
+        if isinstance(s, dict)
+        for c in s.get("containers") or []
+    )
+
+
+def service_count(values: dict[str, Any]) -> int:
+    """How many ECS tasks one unit of the capacity model is: one per service, each with its own network interface."""
+    services = values.get("application_services")
+    return max(1, len(services)) if isinstance(services, list) else 1
 
 
 def placement(values: dict[str, Any]) -> Placement | None:
@@ -396,6 +438,7 @@ def placement(values: dict[str, Any]) -> Placement | None:
         len(COLOURS[strategy]),
         desired,
         rollout_extra(desired, percents),
+        service_count(values),
     )
 
 
@@ -484,10 +527,12 @@ def capacity_problems(env: str, values: dict[str, Any]) -> list[dict[str, Any]]:
 def eni_problems(env: str, values: dict[str, Any]) -> list[dict[str, Any]]:
     """awsvpc tasks per instance, one network interface each, against a release's busiest moment."""
     fit = placement(values)
-    if fit is None or not fit.peak or fit.by_enis * fit.instances >= fit.peak:
+    # Each service runs its own tasks, each with its own network interface.
+    peak = fit.peak * fit.services if fit is not None else 0
+    if fit is None or not peak or fit.by_enis * fit.instances >= peak:
         return []
     info = INSTANCE_TYPES[fit.instance_type]
-    need = fit.needed_per_instance
+    need = -(-peak // fit.instances) if fit.instances > 0 else peak
     trunking = (
         f"turn on ENI trunking (awsvpcTrunking) for the account, which {fit.instance_type} supports, or "
         if info.trunking
@@ -497,7 +542,9 @@ def eni_problems(env: str, values: dict[str, Any]) -> list[dict[str, Any]]:
         _problem(
             env,
             "enis",
-            f"a release's busiest moment is {fit.peak} awsvpc tasks but {fit.instances} x {fit.instance_type} hold "
+            f"a release's busiest moment is {peak} awsvpc tasks"
+            f"{f' ({fit.services} services)' if fit.services > 1 else ''}"
+            f" but {fit.instances} x {fit.instance_type} hold "
             f"{fit.by_enis * fit.instances} ({info.max_enis} network interfaces each, 1 kept by the instance"
             f"{'' if info.trunking else f'; {fit.instance_type} has no ENI trunking'})",
             "each awsvpc task needs a network interface of its own, so the deployment cannot start its new task",

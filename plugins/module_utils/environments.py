@@ -491,7 +491,11 @@ def validate(
             )
         errors.extend(check_against_spec(env, values, spec))
         errors.extend(check_ranges_and_rules(env, values, spec))
-        errors.extend(application.check(env, values.get("application_services"), values.get("app_port")))
+        errors.extend(
+            application.check(
+                env, values.get("application_services"), values.get("app_port"), values.get("application_release_order")
+            )
+        )
         errors.extend(problem["message"] for problem in environment_limits.check_limits(env, values, limit_checks))
         if not isinstance(policies, list) or check_policy_shapes(policies):
             continue

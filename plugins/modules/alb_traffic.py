@@ -20,6 +20,7 @@ description:
   - With O(lock), the environment's deployment lock is renewed while the step bakes; losing it (an abort took it over)
     stops the step, leaving the weights to the new holder.
   - Loop over it in a playbook for steps (10, 50, 100), so that each step shows in Ansible's output as it happens.
+  - With O(rules), one step moves several rules (one per service) and bakes once for all of them.
 author:
   - Stageflow engineers (@stageflow)
 options:
@@ -35,7 +36,22 @@ options:
   weights:
     description: Target group name or ARN -> weight (0-999). Every group of the rule must be named.
     type: dict
-    required: true
+  rules:
+    description:
+      - Several rules moved together in one step (an application of several services, each with its own rule), each
+        as C(rule_arn) and C(weights). They are set in their order, the bake and gate cover them all, and a failed
+        gate restores every one. Instead of O(rule_arn)/O(listener_arn) and O(weights).
+    type: list
+    elements: dict
+    suboptions:
+      rule_arn:
+        description: The rule.
+        type: str
+        required: true
+      weights:
+        description: Target group name or ARN -> weight (0-999). Every group of the rule must be named.
+        type: dict
+        required: true
   bake_seconds:
     description: Seconds to wait after the weights change, before the gate.
     type: int
@@ -95,6 +111,14 @@ EXAMPLES = r"""
     bake_seconds: 300
     gate_alarms: [prod-webshop-target-5xx, prod-webshop-p95-latency]
   loop: [10, 50, 100]
+
+- name: One step of two services' rules, baked and gated once
+  stageflow.aws.alb_traffic:
+    rules:
+      - {rule_arn: "{{ api_rule_arn }}", weights: {prod-api-blue: 90, prod-api-green: 10}}
+      - {rule_arn: "{{ web_rule_arn }}", weights: {prod-app-blue: 90, prod-app-green: 10}}
+    gate_target_groups: [prod-api-green, prod-app-green]
+    bake_seconds: 300
 """
 
 RETURN = r"""
@@ -110,6 +134,11 @@ after:
   description: Weights by target group ARN after the call (the restored ones when the gate failed).
   returned: always
   type: dict
+rules:
+  description: Each rule's C(rule_arn), C(before), C(after) and C(changed), in the order given (one for O(rule_arn)).
+  returned: always
+  type: list
+  elements: dict
 gate:
   description: C(passed), C(failed) with C(why), or C(skipped).
   returned: always
@@ -184,13 +213,30 @@ def pause(module, elbv2, cloudwatch, receiving, lease, percent):
         lease.sleep(float(p["gate_interval"]))
 
 
+def wanted_weights(module, raw):
+    """The weights asked for, as whole numbers within ALB's limits."""
+    try:
+        wanted = {k: int(v) for k, v in (raw or {}).items()}
+    except (TypeError, ValueError):
+        module.fail_json(msg=f"weights must map target groups to whole numbers, got {raw}")
+    bad = {k: v for k, v in wanted.items() if not 0 <= v <= 999}
+    if bad or not wanted or sum(wanted.values()) == 0:
+        module.fail_json(msg=f"weights must be 0-999 each and not all 0 (ALB's limits), got {raw}")
+    return wanted
+
+
 def main():
     module = AnsibleAWSModule(
         argument_spec=dict(
             rule_arn=dict(type="str"),
             listener_arn=dict(type="str"),
             priority=dict(type="int"),
-            weights=dict(type="dict", required=True),
+            weights=dict(type="dict"),
+            rules=dict(
+                type="list",
+                elements="dict",
+                options=dict(rule_arn=dict(type="str", required=True), weights=dict(type="dict", required=True)),
+            ),
             bake_seconds=dict(type="int", default=0),
             gate_alarms=dict(type="list", elements="str", default=[]),
             gate_target_groups=dict(type="list", elements="str"),
@@ -201,55 +247,73 @@ def main():
             pause_timeout=dict(type="int", default=3600),
             lock=st.LEASE_OPTION,
         ),
-        required_one_of=[("rule_arn", "listener_arn")],
-        mutually_exclusive=[("rule_arn", "listener_arn")],
+        required_one_of=[("rule_arn", "listener_arn", "rules")],
+        mutually_exclusive=[("rule_arn", "listener_arn", "rules"), ("weights", "rules")],
         required_together=[("listener_arn", "priority")],
-        required_if=[("pause", True, ("lock",))],
+        required_if=[("pause", True, ("lock",)), ("rule_arn", "*", ("weights",)), ("listener_arn", "*", ("weights",))],
         supports_check_mode=True,
     )
     p = module.params
-    try:
-        wanted_raw = {k: int(v) for k, v in p["weights"].items()}
-    except (TypeError, ValueError):
-        module.fail_json(msg=f"weights must map target groups to whole numbers, got {p['weights']}")
-    bad = {k: v for k, v in wanted_raw.items() if not 0 <= v <= 999}
-    if bad or not wanted_raw or sum(wanted_raw.values()) == 0:
-        module.fail_json(msg=f"weights must be 0-999 each and not all 0 (ALB's limits), got {p['weights']}")
+    if p["rules"] is not None and not p["rules"]:
+        module.fail_json(msg="rules is empty; give one rule or more, each with rule_arn and weights")
+    asked = p["rules"] or [{"rule_arn": p["rule_arn"], "weights": p["weights"]}]
+    wanted_raw = [wanted_weights(module, a["weights"]) for a in asked]
     if p["bake_seconds"] < 0:
         module.fail_json(msg=f"bake_seconds must be >= 0, got {p['bake_seconds']}")
     if p["gate_interval"] < 1:
         module.fail_json(msg=f"gate_interval must be at least 1 second, got {p['gate_interval']}")
     elbv2, cloudwatch = module.client("elbv2"), module.client("cloudwatch")
-    result = {"changed": False, "restored": False, "gate": {"passed": None, "why": "skipped"}}
+    result = {"changed": False, "restored": False, "gate": {"passed": None, "why": "skipped"}, "rules": []}
     try:
-        rule = traffic.find_rule(elbv2, p["rule_arn"], p["listener_arn"], p["priority"])
-        before = traffic.weights_of(rule)
-        wanted = traffic.resolve_groups(elbv2, wanted_raw)
-        unknown = sorted(set(before) - set(wanted))
-        if unknown or set(wanted) - set(before):
-            module.fail_json(
-                msg=f"weights must name exactly the rule's target groups {sorted(before)}; got {sorted(wanted)}"
-            )
-        result.update(rule_arn=rule["RuleArn"], before=before, after=wanted, changed=wanted != before)
+        moves = []
+        for one, raw in zip(asked, wanted_raw):  # noqa: B905 - modules run on Python 3.8+
+            rule = traffic.find_rule(elbv2, one["rule_arn"], p["listener_arn"], p["priority"])
+            before = traffic.weights_of(rule)
+            wanted = traffic.resolve_groups(elbv2, raw)
+            if set(before) != set(wanted):
+                module.fail_json(
+                    msg=f"weights must name exactly the rule's target groups {sorted(before)}; got {sorted(wanted)}"
+                )
+            moves.append({"rule": rule, "before": before, "after": wanted})
+        result["rules"] = [
+            {
+                "rule_arn": m["rule"]["RuleArn"],
+                "before": m["before"],
+                "after": m["after"],
+                "changed": m["after"] != m["before"],
+            }
+            for m in moves
+        ]
+        changed = any(r["changed"] for r in result["rules"])
+        first = result["rules"][0]
+        result.update(rule_arn=first["rule_arn"], before=first["before"], after=first["after"], changed=changed)
         if module._diff:
-            result["diff"] = {"before": before, "after": wanted}
+            result["diff"] = {
+                "before": {r["rule_arn"]: r["before"] for r in result["rules"]},
+                "after": {r["rule_arn"]: r["after"] for r in result["rules"]},
+            }
         if module.check_mode:
             module.exit_json(**result)
         started = time.monotonic()
         lease = st.lease_from(module, p["lock"])
         if lease is not None:
             lease.keep()  # still this run's, before the weights move
-        if result["changed"]:
-            traffic.set_weights(elbv2, rule, wanted)
+        for move in moves:
+            if move["after"] != move["before"]:
+                traffic.set_weights(elbv2, move["rule"], move["after"])
         receiving = p["gate_target_groups"]
         receiving = (
             list(traffic.resolve_groups(elbv2, {g: 1 for g in receiving}))
             if receiving is not None
-            else [arn for arn, w in wanted.items() if w > 0]
+            else [arn for m in moves for arn, w in m["after"].items() if w > 0]
         )
-        result["gate"] = bake(module, elbv2, cloudwatch, receiving, lease, result["changed"])
+        result["gate"] = bake(module, elbv2, cloudwatch, receiving, lease, changed)
         if p["pause"] and result["gate"]["passed"]:
-            percent = wanted[receiving[0]] if receiving else max(wanted.values())
+            percent = (
+                moves[0]["after"][receiving[0]]
+                if receiving and receiving[0] in moves[0]["after"]
+                else max(moves[0]["after"].values())
+            )
             resumed, why = pause(module, elbv2, cloudwatch, receiving, lease, percent)
             result["gate"].update(paused=why, seconds=round(time.monotonic() - started, 1))
             if not resumed:
@@ -257,15 +321,17 @@ def main():
         if not result["gate"]["passed"] and p["gate_mode"] == "enforce":
             gate = result["gate"]
             why = gate["alarms"] if gate["health"] == "not checked" else gate["health"]
-            if p["restore_on_failure"] and result["changed"]:
+            if p["restore_on_failure"] and changed:
                 if lease is not None:
                     lease.keep()  # a run whose lock an abort took leaves the weights to the abort
-                traffic.set_weights(elbv2, rule, before)
-                result.update(after=before, restored=True)
+                for move, entry in zip(moves, result["rules"]):  # noqa: B905
+                    if move["after"] != move["before"]:
+                        traffic.set_weights(elbv2, move["rule"], move["before"])
+                    entry["after"] = move["before"]
+                result.update(after=moves[0]["before"], restored=True)
             restored = " The weights before this step were restored." if result["restored"] else ""
-            module.fail_json(
-                msg=f"gate failed {gate['seconds']}s after setting {wanted_raw}: {why}.{restored}", **result
-            )
+            shown = wanted_raw[0] if len(wanted_raw) == 1 else wanted_raw
+            module.fail_json(msg=f"gate failed {gate['seconds']}s after setting {shown}: {why}.{restored}", **result)
     except st.LeaseLost as exc:
         module.fail_json(msg=f"stopped: {exc}; the weights are left to the lock's new holder", **result)
     except traffic.TrafficError as exc:

@@ -79,6 +79,8 @@ def users_in(ecs, cluster, repositories, tds):
     for start in range(0, len(arns), rel.DESCRIBE_BATCH):
         answer = api.describe_services(ecs, cluster, arns[start : start + rel.DESCRIBE_BATCH])
         for service in answer.get("services", []):
+            if service.get("status") == "INACTIVE":
+                continue  # deleted: AWS describes it for a while (and a deleted cluster's), but it runs nothing
             arns_run = {service.get("taskDefinition")} | {
                 d.get("taskDefinition") for d in service.get("deployments", [])
             }

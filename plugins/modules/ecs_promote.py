@@ -51,6 +51,11 @@ options:
       - The release as container name -> image, by tag or digest (C(repo:v1), C(repo@sha256:...)), for every target
         service.
     type: dict
+  service_images:
+    description:
+      - The release per target service, as target service -> (container name -> image), for services whose
+        containers differ (an application of several services). Every target service is named.
+    type: dict
   task_definitions:
     description:
       - Return services to exact task definitions, as target service -> task definition ARN (a rollback).
@@ -196,6 +201,17 @@ def release_of(module, ecs, tds, targets):
         return {s: dict(p["images"]) for s in names}, {
             s: {c: "named in the release" for c in p["images"]} for s in names
         }
+    if p["service_images"] is not None:
+        unnamed = [s for s in names if not p["service_images"].get(s)]
+        unknown = [s for s in p["service_images"] if s not in names]
+        if unnamed or unknown:
+            module.fail_json(
+                msg=f"service_images must name the images of every target service {names}, and only them: "
+                f"missing {unnamed}, unknown {unknown}"
+            )
+        return {s: dict(p["service_images"][s]) for s in names}, {
+            s: {c: "named in the release" for c in p["service_images"][s]} for s in names
+        }
     sources = p["source_services"]
     if len(sources) not in (1, len(names)):
         module.fail_json(
@@ -330,6 +346,7 @@ def main():
             source_cluster=dict(type="str"),
             source_services=dict(type="list", elements="str"),
             images=dict(type="dict"),
+            service_images=dict(type="dict"),
             task_definitions=dict(type="dict"),
             order=dict(type="str", choices=["sequential", "parallel"], default="sequential"),
             wait=dict(type="bool", default=True),
@@ -341,8 +358,8 @@ def main():
             allowed_repositories=dict(type="list", elements="str"),
             lock=st.LEASE_OPTION,
         ),
-        required_one_of=[("source_services", "images", "task_definitions")],
-        mutually_exclusive=[("source_services", "images", "task_definitions")],
+        required_one_of=[("source_services", "images", "service_images", "task_definitions")],
+        mutually_exclusive=[("source_services", "images", "service_images", "task_definitions")],
         required_together=[("source_services", "source_cluster")],
         supports_check_mode=True,
     )

@@ -98,8 +98,10 @@ def broken(change) -> list:
         ([], "setting 'application_services' is empty"),
         (
             broken(lambda d: d.append({**copy.deepcopy(d[0]), "name": "worker"})),
-            "has 2 services (web, worker); allowed: one service per environment",
+            "service 'worker' has a container 'api', as service 'web' does; allowed: each container name once",
         ),
+        (broken(lambda d: d[0].update(name="green")), "service name 'green' is not allowed"),
+        (broken(lambda d: d[0].pop("load_balancer")), "no service is behind the load balancer"),
     ],
 )
 def test_bad_application_data_is_refused_naming_the_service(data, fragment) -> None:
@@ -126,4 +128,134 @@ def test_the_load_balancer_serves_app_port_which_the_target_groups_and_security_
     errors = app.check("dev", SHOP, app_port=3000)
     assert any("serve app_port (3000); allowed: 3000" in e for e in errors), errors
     errors = app.check("dev", broken(lambda d: d[0].pop("load_balancer")), app_port=8080)
-    assert any("service 'web' has no load_balancer" in e for e in errors), errors
+    assert any("no service is behind the load balancer" in e for e in errors), errors
+
+
+# The second example application (examples/three-services): api and web behind the load balancer, a worker without.
+THREE = [
+    {
+        "name": "api",
+        "containers": [{"name": "api", "port": 3000}],
+        "load_balancer": {"container": "api", "port": 3000, "paths": ["/api/*"]},
+    },
+    {"name": "worker", "containers": [{"name": "worker"}]},
+    {"name": "web", "containers": [{"name": "web", "port": 3000}], "load_balancer": {"container": "web", "port": 3000}},
+]
+
+
+def three(change) -> list:
+    data = copy.deepcopy(THREE)
+    change(data)
+    return data
+
+
+def test_several_services_get_their_own_names_colours_and_routing_in_release_order() -> None:
+    assert app.check("dev", THREE, app_port=3000, order=["worker", "api", "web"]) == []
+    worker, api, web = app.services(THREE, "dev", "shop", NAMES, ["worker", "api", "web"])
+    # The list's first keeps the ECS names; the default (the one without routing) keeps the target groups.
+    assert (api["ecs_service"], worker["ecs_service"], web["ecs_service"]) == (
+        "dev-shop-service",
+        "dev-shop-service-worker",
+        "dev-shop-service-web",
+    )
+    assert web["target_groups"] == {"blue": "dev-app-blue", "green": "dev-app-green"}
+    assert web["target_group_keys"] == {"blue": "blue", "green": "green"} and web["load_balancer"]["default"]
+    assert api["target_groups"] == {"blue": "dev-api-blue", "green": "dev-api-green"}
+    assert api["target_group_keys"] == {"blue": "api-blue", "green": "api-green"}
+    assert api["load_balancer"]["paths"] == ["/api/*"] and not api["load_balancer"]["default"]
+    assert not worker["balanced"] and worker["target_groups"] == {} and worker["load_balancer"] is None
+    assert app.ecs_services(api, "canary") == {"blue": "dev-shop-service-blue", "green": "dev-shop-service-green"}
+    assert app.ecs_services(worker, "canary") == {"blue": "dev-shop-service-worker"}
+    assert app.ecs_services(api, "rolling") == {"blue": "dev-shop-service"}
+    # Without an order, the list's.
+    assert [s["name"] for s in app.services(THREE, "dev", "shop", NAMES)] == ["api", "worker", "web"]
+
+
+@pytest.mark.parametrize(
+    ("data", "order", "fragment"),
+    [
+        (three(lambda d: d.append(copy.deepcopy(d[0]))), None, "service 'api' is listed twice"),
+        (
+            three(lambda d: d[1].update(load_balancer={"container": "jobs", "port": 3000, "paths": ["/jobs/*"]})),
+            None,
+            "service 'worker' sends its load balancer's traffic to container 'jobs', which it does not have",
+        ),
+        (
+            three(lambda d: d[2]["load_balancer"].update(paths=["/api/*"])),
+            None,
+            "services 'api' and 'web' both claim path /api/*",
+        ),
+        (
+            three(lambda d: d[0]["load_balancer"].pop("paths")),
+            None,
+            "with no paths or hosts",
+        ),
+        (
+            three(lambda d: [d[0]["load_balancer"].update(default=True), d[2]["load_balancer"].update(default=True)]),
+            None,
+            "services api, web are each the default",
+        ),
+        (
+            three(lambda d: d[0]["load_balancer"].update(paths=["/a", "/b", "/c"], hosts=["x", "y", "z"])),
+            None,
+            "service 'api' routes by 6 paths and hosts; allowed: at most 5",
+        ),
+        (THREE, ["api", "worker", "web", "cron"], "names service 'cron', which application_services does not have"),
+        (THREE, ["api", "web"], "leaves out worker"),
+        (THREE, ["api", "api", "worker", "web"], "names api more than once"),
+        (
+            three(lambda d: d[0].update(name="a-very-long-name-xy")),
+            None,
+            "service 'a-very-long-name-xy' would have target groups named feature-payments-a-very-long-name-xy-green",
+        ),
+    ],
+)
+def test_bad_services_are_refused_naming_the_service(data, order, fragment) -> None:
+    env = "feature-payments" if "long" in fragment else "dev"
+    errors = app.check(env, data, app_port=3000, order=order)
+    assert any(fragment in error for error in errors), errors
+
+
+def test_each_load_balanced_service_has_its_target_groups_and_a_weighted_rule_the_default_last() -> None:
+    services = app.services(THREE, "dev", "shop", NAMES, ["worker", "api", "web"])
+    groups = app.target_group_list(services, "/health")
+    assert [(g["name"], g["key"], g["health_path"]) for g in groups] == [
+        ("dev-api-blue", "api-blue", "/health"),
+        ("dev-api-green", "api-green", "/health"),
+        ("dev-app-blue", "blue", "/health"),
+        ("dev-app-green", "green", "/health"),
+    ]
+    arns = {"dev-api-blue": "arn:api-b", "dev-api-green": "arn:api-g", "dev-app-blue": "arn:app-b", "dev-app-green": ""}
+    # The weights a release set are kept; a group not created yet (a check-mode plan) gets blue 100, green 0.
+    rules = app.listener_rules(services, arns, {"arn:api-b": 0, "arn:api-g": 100}, 100, ["api", "worker", "web"])
+    assert [r["Priority"] for r in rules] == [1, 100]
+    assert rules[0]["Conditions"] == [{"Field": "path-pattern", "Values": ["/api/*"]}]
+    assert rules[0]["Actions"][0]["ForwardConfig"]["TargetGroups"] == [
+        {"TargetGroupArn": "arn:api-b", "Weight": 0},
+        {"TargetGroupArn": "arn:api-g", "Weight": 100},
+    ]
+    assert rules[1]["Conditions"] == [{"Field": "path-pattern", "Values": ["/*"]}]
+    assert [g["Weight"] for g in rules[1]["Actions"][0]["ForwardConfig"]["TargetGroups"]] == [100, 0]
+    hosts = three(lambda d: d[0]["load_balancer"].update(paths=[], hosts=["api.example.com"]))
+    [by_host, _default] = app.listener_rules(app.services(hosts, "dev", "shop", NAMES), {}, {}, 100)
+    assert by_host["Conditions"] == [{"Field": "host-header", "Values": ["api.example.com"]}]
+
+
+def test_every_ecs_service_with_its_colour_and_target_group_in_release_order() -> None:
+    services = app.services(THREE, "dev", "shop", NAMES)
+    arns = {"api-blue": "arn:ab", "api-green": "arn:ag", "blue": "arn:b", "green": "arn:g"}
+    listed = app.ecs_service_list(services, "blue_green", arns)
+    assert [(s["name"], s["colour"], s["service"]) for s in listed] == [
+        ("dev-shop-service-blue", "blue", "api"),
+        ("dev-shop-service-green", "green", "api"),
+        ("dev-shop-service-worker", "blue", "worker"),
+        ("dev-shop-service-web-blue", "blue", "web"),
+        ("dev-shop-service-web-green", "green", "web"),
+    ]
+    assert listed[1]["load_balancers"] == [{"targetGroupArn": "arn:ag", "containerName": "api", "containerPort": 3000}]
+    assert listed[2]["load_balancers"] == [] and listed[2]["task_family"] == "dev-shop-task-worker"
+    assert [s["name"] for s in app.ecs_service_list(services, "rolling", arns)] == [
+        "dev-shop-service",
+        "dev-shop-service-worker",
+        "dev-shop-service-web",
+    ]

@@ -102,11 +102,9 @@ def test_iam_roles_launch_template_and_security_groups_are_what_the_tasks_name()
 def test_containers_colours_replicas_alarms_and_release_ids_are_the_roles() -> None:
     platform = load("roles/container_platform/vars/main.yml")
     # The containers are the data's (application_services), with the environment's limits unless they give their own.
-    assert "stageflow.aws.container_definitions(" in platform["_container_platform_containers"]
-    assert (
-        "container_platform_cpu_limit | float, container_platform_memory_limit"
-        in (platform["_container_platform_containers"])
-    )
+    tasks = (ROOT / "roles/container_platform/tasks/present.yml").read_text()
+    assert "stageflow.aws.container_definitions(" in tasks
+    assert "container_platform_cpu_limit | float, container_platform_memory_limit" in tasks
     assert el.task_containers(settings("dev")) == [(256, 192), (256, 192)]  # server and client, 0.25 vCPU, 192m
     own = settings("dev")
     own["application_services"] = [{"name": "api", "containers": [{"name": "api", "cpu": 0.5, "memory": "1g"}]}]

@@ -6,6 +6,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from ansible_collections.stageflow.aws.plugins.module_utils import application as app
 from ansible_collections.stageflow.aws.plugins.module_utils import release_report as report
 from ansible_collections.stageflow.aws.plugins.module_utils._cloudwatch import alarms
 from ansible_collections.stageflow.aws.plugins.module_utils._dynamodb import state
@@ -253,40 +254,129 @@ def test_report_shortens_images() -> None:
     assert report.short_image("nginx:1.27") == "nginx:1.27"
 
 
-def test_the_live_colour_is_read_from_the_weighted_rule_of_the_listener() -> None:
-    def lb(blue: int, green: int) -> dict:
-        groups = [
-            {"target_group_arn": "arn:aws:elasticloadbalancing:r:1:targetgroup/prod-app-blue/1", "weight": blue},
-            {"target_group_arn": "arn:aws:elasticloadbalancing:r:1:targetgroup/prod-app-green/2", "weight": green},
+def arn(name: str) -> str:
+    return f"arn:aws:elasticloadbalancing:r:1:targetgroup/{name}/1"
+
+
+def rule(name: str, weights: dict[str, int], priority: str = "100") -> dict:
+    groups = [{"target_group_arn": arn(g), "weight": w} for g, w in weights.items()]
+    actions = [{"forward_config": {"target_groups": groups}}]
+    return {"rule_arn": f"rule/{name}", "priority": priority, "actions": actions}
+
+
+SHOP = [
+    {
+        "name": "api",
+        "containers": [{"name": "api", "port": 3000}],
+        "load_balancer": {"container": "api", "port": 3000, "paths": ["/api/*"]},
+    },
+    {"name": "worker", "containers": [{"name": "worker"}]},
+    {"name": "web", "containers": [{"name": "web", "port": 3000}], "load_balancer": {"container": "web", "port": 3000}},
+]
+NAMES = {
+    "service": "prod-shop-service",
+    "task_family": "prod-shop-task",
+    "target_group_blue": "prod-app-blue",
+    "target_group_green": "prod-app-green",
+}
+
+
+def shop_lb(api: int, web: int, port: int = 443, name: str = "prod-shop-alb") -> dict:
+    rules = [
+        rule("api", {"prod-api-blue": api, "prod-api-green": 100 - api}, "1"),
+        rule("web", {"prod-app-blue": web, "prod-app-green": 100 - web}),
+    ]
+    return {
+        "load_balancers": [
+            {"load_balancer_name": name, "listeners": [{"port": 80, "rules": []}, {"port": port, "rules": rules}]}
         ]
-        rule = {"priority": "100", "actions": [{"forward_config": {"target_groups": groups}}]}
-        other = {"priority": "100", "actions": [{"forward_config": {"target_groups": groups[::-1]}}]}
-        return {"load_balancers": [{"listeners": [{"port": 80, "rules": [other]}, {"port": 443, "rules": [rule]}]}]}
-
-    found = report.live_colour(lb(100, 0), 443, "prod-app-blue")
-    assert (found["live"], found["idle"]) == ("blue", "green")
-    assert found["weights"]["arn:aws:elasticloadbalancing:r:1:targetgroup/prod-app-green/2"] == 0
-    assert report.live_colour(lb(10, 90), 443, "prod-app-blue")["live"] == "green"
-    assert report.live_colour(lb(50, 50), 443, "prod-app-blue")["live"] == "blue"
+    }
 
 
-def test_the_live_colour_of_the_named_load_balancer_when_one_read_returns_several() -> None:
-    def lb(name: str, blue: int) -> dict:
-        groups = [
-            {"target_group_arn": f"arn:aws:elasticloadbalancing:r:1:targetgroup/{name}-app-blue/1", "weight": blue},
-            {
-                "target_group_arn": f"arn:aws:elasticloadbalancing:r:1:targetgroup/{name}-app-green/2",
-                "weight": 100 - blue,
-            },
-        ]
-        rule = {"priority": "100", "actions": [{"forward_config": {"target_groups": groups}}]}
-        return {"load_balancer_name": f"{name}-movie-app-alb", "listeners": [{"port": 80, "rules": [rule]}]}
+def test_each_service_of_a_release_has_its_target_its_rule_and_the_environments_colour() -> None:
+    services = app.services(SHOP, "prod", "shop", NAMES)
+    found = report.release_units(services, "canary", shop_lb(100, 100), 443, load_balancer="prod-shop-alb")
+    assert (found["live"], found["idle"], found["interrupted"]) == ("blue", "green", False)
+    api, worker, web = found["units"]
+    assert (api["target"], api["serving"]) == ("prod-shop-service-green", "prod-shop-service-blue")
+    assert api["rule_arn"] == "rule/api" and api["gate_key"] == "api-green"
+    assert api["target_groups"] == {"live": "prod-api-blue", "idle": "prod-api-green"}
+    # A service without a load balancer is updated in place: it is its own target and what serves.
+    assert (worker["balanced"], worker["target"], worker["serving"]) == (
+        False,
+        "prod-shop-service-worker",
+        "prod-shop-service-worker",
+    )
+    assert web["gate_key"] == "green" and web["target"] == "prod-shop-service-web-green"
+    # One step moves every rule; without a percent, the weights they have now (what a restore puts back).
+    assert report.step_rules(found["units"], 10) == [
+        {"rule_arn": "rule/api", "weights": {"prod-api-green": 10, "prod-api-blue": 90}},
+        {"rule_arn": "rule/web", "weights": {"prod-app-green": 10, "prod-app-blue": 90}},
+    ]
+    assert report.step_rules(found["units"])[0]["weights"] == {arn("prod-api-blue"): 100, arn("prod-api-green"): 0}
+    assert report.colour_rules(found["units"], "blue")[1] == {
+        "rule_arn": "rule/web",
+        "weights": {"prod-app-blue": 100, "prod-app-green": 0},
+    }
+    # Green live: the default service's colour is the environment's.
+    assert report.release_units(services, "blue_green", shop_lb(0, 0), 443)["live"] == "green"
+    # Rolling: no rule is read; every service is updated in place.
+    rolling = report.release_units(services, "rolling")
+    assert [u["target"] for u in rolling["units"]] == [
+        "prod-shop-service",
+        "prod-shop-service-worker",
+        "prod-shop-service-web",
+    ]
 
-    both = {"load_balancers": [lb("prod", 100), lb("staging", 0)]}
-    assert report.live_colour(both, 80, "prod-app-blue", load_balancer="prod-movie-app-alb")["live"] == "blue"
-    assert report.live_colour(both, 80, "staging-app-blue", load_balancer="staging-movie-app-alb")["live"] == "green"
-    with pytest.raises(ValueError, match="qa-movie-app-alb is not in the result: elb_application_lb_info returns none"):
-        report.live_colour(both, 80, "qa-app-blue", load_balancer="qa-movie-app-alb")
+
+def test_a_split_rule_or_services_on_different_colours_is_an_interrupted_release() -> None:
+    services = app.services(SHOP, "prod", "shop", NAMES)
+    assert report.release_units(services, "canary", shop_lb(90, 100), 443)["interrupted"]
+    mixed = report.release_units(services, "canary", shop_lb(0, 100), 443)
+    assert mixed["interrupted"] and mixed["disagree"] == ["api"] and mixed["live"] == "blue"
+    with pytest.raises(ValueError, match="service api has no weighted rule forwarding to prod-api-blue on port 80"):
+        report.release_units(
+            services,
+            "canary",
+            shop_lb(100, 100, port=80)
+            | {"load_balancers": [{"load_balancer_name": "prod-shop-alb", "listeners": [{"port": 80, "rules": []}]}]},
+            80,
+        )
+    with pytest.raises(ValueError, match="load balancer qa-shop-alb does not exist"):
+        report.release_units(services, "canary", shop_lb(100, 100), 443, load_balancer="qa-shop-alb")
+
+
+def test_each_service_takes_its_own_images_and_its_source_by_name() -> None:
+    services = app.services(SHOP, "prod", "shop", NAMES)
+    units = report.release_units(services, "canary", shop_lb(100, 100), 443)["units"]
+    images = {"api": "r/api:v1", "worker": "r/worker:v1", "web": "r/web:v1"}
+    by_service = report.release_service_images(units, images, "prod")
+    assert by_service["prod-shop-service-green"] == by_service["prod-shop-service-blue"] == {"api": "r/api:v1"}
+    assert by_service["prod-shop-service-worker"] == {"worker": "r/worker:v1"}
+    with pytest.raises(ValueError, match=r"names no image for container\(s\) worker of service worker in prod"):
+        report.release_service_images(units, {"api": "a", "web": "w"}, "prod")
+    source = report.release_units(
+        app.services(SHOP, "dev", "shop", {**NAMES, "service": "dev-shop-service"}), "rolling"
+    )["units"]
+    assert report.release_sources(units, source, "dev") == [
+        "dev-shop-service",
+        "dev-shop-service-worker",
+        "dev-shop-service-web",
+    ]
+    with pytest.raises(ValueError, match="dev has no service worker"):
+        report.release_sources(units, [source[0], source[2]], "dev")
+
+
+def test_an_open_record_restores_its_rules_or_a_single_rule_of_an_older_record() -> None:
+    rules = [{"rule_arn": "rule/api", "weights": {"a": 100, "b": 0}}]
+    assert report.restore_rules({"rules": rules}) == rules
+    assert report.restore_rules({"rule_arn": "rule/x", "weights": {"a": 0, "b": 100}}) == [
+        {"rule_arn": "rule/x", "weights": {"a": 0, "b": 100}}
+    ]
+    assert report.restore_rules({}) == []
+    assert report.rules_weights([{"rule_arn": "r", "weights": {arn("prod-api-blue"): 100, "prod-api-green": 0}}]) == [
+        "prod-api-blue 100, prod-api-green 0"
+    ]
 
 
 def record(ident: str, minute: int, kind: str = "promote", source: str = "") -> dict:
