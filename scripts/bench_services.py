@@ -9,8 +9,10 @@ second release (idle colours deployed, every rule shifted, the gates, the health
 calls by action, read from the local cloud's request recorder. A benchmark, not a test: it prints figures and asserts
 nothing about speed.
 
-The instance type is one with 60 network interfaces: 10 services in two colours are 20 awsvpc tasks, which the
-local cloud places by network interfaces as ECS does without ENI trunking (which it does not model).
+10 services in two colours are 20 awsvpc tasks: more than any instance type Stageflow's capacity check knows holds
+without ENI trunking (which neither it nor the local cloud models). So the benchmark skips that check
+(validate_checks without capacity) and uses p4d.24xlarge, whose 60 network interfaces (moto's data) the local cloud
+places them by, as ECS does.
 """
 
 from __future__ import annotations
@@ -69,11 +71,15 @@ def overlay(folder: Path, count: int) -> Path:
     return folder / "stageflow.yml"
 
 
+# The capacity check is left out (see above); the settings and names are still checked.
+CHECKS = ("-e", json.dumps({"validate_checks": ["settings", "names"]}))
+
+
 def run(env: dict, inventory: Path, playbook: str, *args: str) -> float:
     started = time.monotonic()
     command = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "inventories/stageflow.yml"]
     proc = subprocess.run(
-        [*command, "-i", str(inventory), f"playbooks/{playbook}.yml", *args],
+        [*command, "-i", str(inventory), f"playbooks/{playbook}.yml", *CHECKS, *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -107,9 +113,8 @@ def main(argv: list[str]) -> int:
                 )
                 env = aws_env(url, REGION, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
                 provision = run(env, inventory, "provision", "-e", "env=staging")
-                ecr = boto3.client(
-                    "ecr", endpoint_url=url, region_name=REGION, aws_access_key_id="t", aws_secret_access_key="t"
-                )
+                keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+                ecr = boto3.client("ecr", endpoint_url=url, region_name=REGION, **keys)
                 names = ["web"] + [f"s{i:02d}" for i in range(1, count)]
                 for version in ("v1", "v2"):
                     for name in names:

@@ -85,6 +85,10 @@ MANAGED_POLICY_CHARACTERS = 6144
 ADMIN_POLICIES = ("arn:aws:iam::aws:policy/AdministratorAccess", "arn:aws:iam::aws:policy/IAMFullAccess")
 
 
+# Above this many containers an environment's repositories are named by pattern (names_of).
+MAX_NAMED_REPOSITORIES = 4
+
+
 class AccessError(ValueError):
     """A scope or a policy that must not be applied."""
 
@@ -114,11 +118,18 @@ def names_of(environment, app_name, resource_names, domain_name=None, repositori
     if not repositories:
         # Without them the policy would lose its Deny on deleting the repositories releases take images from.
         raise AccessError(f"{environment}: no ECR repositories given (application_services); the policy scopes by them")
-    names["repositories"] = sorted(repositories)
-    # Every service's target groups (stageflow.aws.application_target_groups); resource_names' blue and green at least.
-    names["target_groups"] = sorted(
-        set(target_groups or []) | {names["target_group_blue"], names["target_group_green"]}
+    # Each container's repository, while they are few; by pattern (<environment>-<app_name>-*-repo, which only this
+    # environment's match: validation refuses a name that starts with another's and a hyphen) when many, so that a
+    # scope's policies stay within IAM's size limits whatever the number of containers.
+    names["repositories"] = (
+        sorted(repositories) if len(repositories) <= MAX_NAMED_REPOSITORIES else [f"{environment}-{app_name}-*-repo"]
     )
+    # resource_names' blue and green (the default service's); the other services' (<environment>-<service>-<colour>,
+    # stageflow.aws.application_target_groups) by pattern, so that the policy's size does not grow with the services
+    # (validation refuses an environment whose name starts with another's and a hyphen).
+    defaults = {names["target_group_blue"], names["target_group_green"]}
+    more = [f"{environment}-*-{colour}" for colour in ("blue", "green")] if set(target_groups or []) - defaults else []
+    names["target_groups"] = sorted(defaults) + more
     names["app_name"] = app_name
     names["environment"] = environment
     names["domain_name"] = str(domain_name or "").strip().rstrip(".").lower()

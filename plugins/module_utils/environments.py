@@ -329,6 +329,18 @@ def _check_cidr(env: str, cidr: str) -> list[str]:
     return []
 
 
+def check_name_prefixes(names: list[str]) -> list[str]:
+    """Environments whose name starts with another's and a hyphen: the access policies scope an environment's target
+    groups by <environment>-*, which would reach the other's."""
+    return [
+        f"environment '{name}' starts with '{other}-', another environment's name and a hyphen: {other}'s access "
+        f"policies name its target groups {other}-*, which would reach {name}'s; allowed: a name that does not"
+        for name in sorted(names)
+        for other in sorted(names)
+        if other != name and name.startswith(f"{other}-")
+    ]
+
+
 def check_overlaps(cidrs: dict[str, str]) -> list[str]:
     """Pairs of environments whose VPC CIDRs overlap."""
     networks = {}
@@ -501,6 +513,7 @@ def validate(
             continue
         errors.extend(check_policies(env, values, policies, secrets))
     errors.extend(check_overlaps({env: v.get("vpc_cidr") for env, v in settings.items()}))
+    errors.extend(check_name_prefixes(list(settings)))
     facts: dict[str, Any] = {"environments": sorted(requested)}
     if promotion and promotion.get("source") is not None:
         order = next((v.get("promotion_order") for v in settings.values() if v.get("promotion_order")), [])

@@ -551,3 +551,22 @@ def test_the_workload_roles_may_do_their_work_in_their_scope_only() -> None:
 def test_an_environment_without_repositories_is_refused_rather_than_losing_the_deny() -> None:
     with pytest.raises(ap.AccessError, match="no ECR repositories given"):
         ap.names_of("dev", "movie-app", resource_names("dev"), "dev.movie-app.internal", [])
+
+
+def test_other_services_target_groups_are_named_by_pattern_so_the_policy_does_not_grow_with_them() -> None:
+    repos = ["dev-shop-api-repo"]
+    defaults = ["dev-app-blue", "dev-app-green"]
+    alone = ap.names_of("dev", "shop", resource_names("dev"), "dev.shop.internal", repos, defaults)
+    assert alone["target_groups"] == ["dev-app-blue", "dev-app-green"]
+    groups = ["dev-app-blue", "dev-app-green"] + [f"dev-s{i:02d}-{c}" for i in range(1, 10) for c in ("blue", "green")]
+    many = ap.names_of("dev", "shop", resource_names("dev"), "dev.shop.internal", repos, groups)
+    assert many["target_groups"] == ["dev-app-blue", "dev-app-green", "dev-*-blue", "dev-*-green"]
+
+
+def test_many_repositories_are_named_by_pattern() -> None:
+    few = [f"dev-shop-c{i}-repo" for i in range(4)]
+    assert ap.names_of("dev", "shop", resource_names("dev"), "dev.shop.internal", few)["repositories"] == few
+    many = [f"dev-shop-c{i}-repo" for i in range(5)]
+    assert ap.names_of("dev", "shop", resource_names("dev"), "dev.shop.internal", many)["repositories"] == [
+        "dev-shop-*-repo"
+    ]

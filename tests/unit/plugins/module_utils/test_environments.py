@@ -364,3 +364,9 @@ def test_no_value_inside_the_application_containers_is_shown(inventory) -> None:
     assert any("unknown setting 'application_services[0].containers[0].enviroment'" in e for e in errors), errors
     assert any("application_services[0].containers[0].port" in e for e in errors), errors
     assert not any("sk_live" in e for e in errors), errors
+
+
+def test_an_environment_whose_name_starts_with_anothers_and_a_hyphen_is_refused() -> None:
+    assert envs.check_name_prefixes(["dev", "staging", "prod"]) == []
+    [error] = envs.check_name_prefixes(["dev", "dev-eu", "prod"])
+    assert error.startswith("environment 'dev-eu' starts with 'dev-', another environment's name and a hyphen")
