@@ -88,14 +88,14 @@ def services(
     resource_names: dict[str, Any],
     order: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """The services with every name the roles give them, in release order. The first service of the list has the
-    ECS service and task family names of resource_names (service, task_family), a later one's add -<name>. The default
-    load-balanced service has the target groups of resource_names (target_group_blue, target_group_green), keyed by
-    colour in the load balancer's result; another one's are <environment>-<name>-<colour>, keyed <name>-<colour>."""
+    """The services with every name the roles give them, in release order. The default load-balanced service has the
+    names of resource_names (service, task_family, target_group_blue, target_group_green; its target groups keyed by
+    colour in the load balancer's result); another one's add its name: <service>-<name>, <task_family>-<name>,
+    <environment>-<name>-<colour> (keyed <name>-<colour>). Names follow the service, not its place in the list."""
     default = default_service(data)
     result = []
-    for index, service in enumerate(data or []):
-        suffix = "" if index == 0 else f"-{service['name']}"
+    for service in data or []:
+        suffix = "" if service["name"] == default else f"-{service['name']}"
         behind = balanced(service)
         is_default = behind and service["name"] == default
         lb = dict(service["load_balancer"]) if behind else None
@@ -186,7 +186,7 @@ def container_definitions(
     return definitions
 
 
-def check(env: Any, data: Any, app_port: Any = None, order: Any = None) -> list[str]:
+def check(env: Any, data: Any, app_port: Any = None, order: Any = None, resource_names: Any = None) -> list[str]:
     """What the schema cannot say about application_services: unique names, the load balancer's container, port and
     routing, the secrets' sources, the release order; each message names the service."""
     if not isinstance(data, list) or not all(isinstance(s, dict) for s in data):
@@ -202,10 +202,10 @@ def check(env: Any, data: Any, app_port: Any = None, order: Any = None) -> list[
         if not isinstance(name, str) or not SERVICE_NAME.match(name):
             errors.append(f"{where}: service name {name!r} is not allowed: ^[a-z][a-z0-9-]{{0,19}}$")
             continue
-        if name in COLOURS:
+        if name in COLOURS or name.endswith(("-blue", "-green")):
             errors.append(
-                f"{where}: service name '{name}' is not allowed: blue and green name the colours of a service's ECS "
-                "services"
+                f"{where}: service name '{name}' is not allowed: blue and green (and -blue, -green) name the colours "
+                "of a service's ECS services and target groups"
             )
         if name in seen:
             errors.append(f"{where}: service '{name}' is listed twice; allowed: each service once")
@@ -265,6 +265,13 @@ def check(env: Any, data: Any, app_port: Any = None, order: Any = None) -> list[
                 f"{where}: service '{service['name']}' would have target groups named {longest} ({len(longest)} "
                 f"characters); allowed: at most {MAX_TARGET_GROUP_NAME}, so a shorter service name"
             )
+        taken = {(resource_names or {}).get(f"target_group_{c}") for c in COLOURS if isinstance(resource_names, dict)}
+        mine = {f"{env}-{service['name']}-{c}" for c in COLOURS}
+        if balanced(service) and service["name"] != default and mine & taken:
+            errors.append(
+                f"{where}: service '{service['name']}' would have target groups named "
+                f"{', '.join(sorted(mine & taken))}, the default service's (resource_names); allowed: another name"
+            )
     errors.extend(_check_order(env, [s.get("name") for s in data], order))
     return errors
 
@@ -313,6 +320,12 @@ def _check_routing(where, data) -> list[str]:
         errors.append(
             f"{where}: services {', '.join(marked)} are each the default; allowed: one default service, the others "
             "routed by paths or hosts"
+        )
+    if len(behind) > 1 and default_service(behind) is None:
+        errors.append(
+            f"{where}: services {', '.join(s['name'] for s in behind)} are behind the load balancer and none is the "
+            "default; allowed: exactly one with default: true (or without paths and hosts), which takes every request "
+            "the others' routing does not claim"
         )
     if len(behind) > 1:
         default = default_service(behind)
@@ -393,12 +406,20 @@ def listener_rules(
     """The weighted forward rule of each load-balanced service, as elb_application_lb takes it: the routed services'
     at priorities 1, 2, ... in the order of application_services (data_order), the default service's at
     default_priority for /*. The weights the rules have live are kept (a release sets them); a new rule sends all
-    to blue."""
+    to the colour the default service's rule serves."""
     routed = [s for s in services_ if s.get("balanced") and not s["load_balancer"]["default"]]
     if data_order:
         routed.sort(key=lambda s: data_order.index(s["name"]) if s["name"] in data_order else len(data_order))
-    rules = []
     defaults = [s for s in services_ if s.get("balanced") and s["load_balancer"]["default"]]
+    # A new rule (a service added) starts on the colour the default service's rule serves now, so that the services'
+    # rules agree (a release reads disagreeing rules as an interrupted one).
+    live = "blue"
+    for service in defaults:
+        blue = arns_by_name.get(service["target_groups"]["blue"], "")
+        green = arns_by_name.get(service["target_groups"]["green"], "")
+        if blue in live_weights and green in live_weights and int(live_weights[green]) > int(live_weights[blue]):
+            live = "green"
+    rules = []
     for index, service in enumerate(routed + defaults):
         lb = service["load_balancer"]
         if lb["default"]:
@@ -412,7 +433,8 @@ def listener_rules(
         groups = []
         for colour in COLOURS:
             arn = arns_by_name.get(service["target_groups"][colour], "")
-            weight = live_weights.get(arn, 100 if colour == "blue" else 0) if arn else (100 if colour == "blue" else 0)
+            fresh = 100 if colour == live else 0
+            weight = live_weights.get(arn, fresh) if arn else fresh
             groups.append({"TargetGroupArn": arn, "Weight": int(weight)})
         rules.append(
             {

@@ -505,7 +505,11 @@ def validate(
         errors.extend(check_ranges_and_rules(env, values, spec))
         errors.extend(
             application.check(
-                env, values.get("application_services"), values.get("app_port"), values.get("application_release_order")
+                env,
+                values.get("application_services"),
+                values.get("app_port"),
+                values.get("application_release_order"),
+                values.get("resource_names"),
             )
         )
         errors.extend(problem["message"] for problem in environment_limits.check_limits(env, values, limit_checks))

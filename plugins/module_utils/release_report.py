@@ -88,6 +88,8 @@ def step_summary(result: dict[str, Any]) -> dict[str, Any]:
 def _rule_of(listener: dict[str, Any], blue_target_group: str) -> dict[str, Any] | None:
     """The weighted rule of a listener that forwards to the target group named blue_target_group."""
     for rule in listener.get("rules") or []:
+        if rule.get("is_default"):
+            continue  # the listener's default action: AWS describes it as a forward with weight 1, never weighted
         for action in rule.get("actions") or []:
             groups = (action.get("forward_config") or {}).get("target_groups") or []
             if any(f":targetgroup/{blue_target_group}/" in g.get("target_group_arn", "") for g in groups):

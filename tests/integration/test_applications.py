@@ -108,23 +108,24 @@ def test_three_services_are_provisioned_released_in_order_and_destroyed(shop_clo
     cloud = shop_cloud
     must(shop(cloud, "provision", "-e", "env=dev,staging", timeout=1200))
 
-    # dev is rolling: one ECS service per service, each its own task family; the list's first keeps the plain names.
+    # dev is rolling: one ECS service per service, each its own task family; the default keeps the plain names.
     dev = services(cloud, "dev")
-    assert sorted(dev) == ["dev-shop-service", "dev-shop-service-web", "dev-shop-service-worker"]
+    assert sorted(dev) == ["dev-shop-service", "dev-shop-service-api", "dev-shop-service-worker"]
     assert dev["dev-shop-service"]["family"] == "dev-shop-task"
+    assert dev["dev-shop-service-api"]["family"] == "dev-shop-task-api"
     assert dev["dev-shop-service-worker"]["target_groups"] == []
-    assert dev["dev-shop-service-web"]["target_groups"] == ["dev-app-blue"]
-    assert dev["dev-shop-service"]["target_groups"] == ["dev-api-blue"]
+    assert dev["dev-shop-service"]["target_groups"] == ["dev-app-blue"]
+    assert dev["dev-shop-service-api"]["target_groups"] == ["dev-api-blue"]
     # staging is blue/green: the API and the web front end have a blue and a green service, the worker one.
     staging = services(cloud, "staging")
     assert sorted(staging) == [
+        "staging-shop-service-api-blue",
+        "staging-shop-service-api-green",
         "staging-shop-service-blue",
         "staging-shop-service-green",
-        "staging-shop-service-web-blue",
-        "staging-shop-service-web-green",
         "staging-shop-service-worker",
     ]
-    assert staging["staging-shop-service-green"]["target_groups"] == ["staging-api-green"]
+    assert staging["staging-shop-service-api-green"]["target_groups"] == ["staging-api-green"]
     # Each load-balanced service has its own weighted rule: the API's by path, first; the web's is the default.
     staging_rules = rules(cloud, "staging")
     assert staging_rules["1"] == {
@@ -145,13 +146,13 @@ def test_three_services_are_provisioned_released_in_order_and_destroyed(shop_clo
     plan = must(shop(cloud, "deploy", "-e", "env=dev", "-e", "version=v1", "--check"))
     assert cloud.control.mutating_calls() == []
     text = flat(plan)
-    assert text.index("dev-shop-service: new task definition") < text.index("dev-shop-service-worker: new task")
-    assert text.index("dev-shop-service-worker: new task") < text.index("dev-shop-service-web: new task")
+    assert text.index("dev-shop-service-api: new task definition") < text.index("dev-shop-service-worker: new task")
+    assert text.index("dev-shop-service-worker: new task") < text.index("dev-shop-service: new task")
     must(shop(cloud, "deploy", "-e", "env=dev", "-e", "version=v1"))
     dev = services(cloud, "dev")
-    assert dev["dev-shop-service"]["digests"] == {"api": v1["api"]}
+    assert dev["dev-shop-service-api"]["digests"] == {"api": v1["api"]}
     assert dev["dev-shop-service-worker"]["digests"] == {"worker": v1["worker"]}
-    assert dev["dev-shop-service-web"]["digests"] == {"web": v1["web"]}
+    assert dev["dev-shop-service"]["digests"] == {"web": v1["web"]}
     # The load balancer routes /api/* to the API and the rest to the web front end.
     assert through_lb(cloud, "dev", "/api/health")["target_group"] == "dev-api-blue"
     assert through_lb(cloud, "dev", "/health")["target_group"] == "dev-app-blue"
@@ -160,10 +161,10 @@ def test_three_services_are_provisioned_released_in_order_and_destroyed(shop_clo
     # the worker is updated in place. The record shows each service's digests before and after.
     must(shop(cloud, "promote", "-e", "source=dev"))
     staging = services(cloud, "staging")
-    assert staging["staging-shop-service-green"]["digests"] == {"api": v1["api"]}
-    assert staging["staging-shop-service-web-green"]["digests"] == {"web": v1["web"]}
+    assert staging["staging-shop-service-api-green"]["digests"] == {"api": v1["api"]}
+    assert staging["staging-shop-service-green"]["digests"] == {"web": v1["web"]}
     assert staging["staging-shop-service-worker"]["digests"] == {"worker": v1["worker"]}
-    assert staging["staging-shop-service-blue"]["digests"] != {"api": v1["api"]}
+    assert staging["staging-shop-service-api-blue"]["digests"] != {"api": v1["api"]}
     staging_rules = rules(cloud, "staging")
     assert staging_rules["1"]["weights"] == {"staging-api-blue": 0, "staging-api-green": 100}
     assert staging_rules["100"]["weights"] == {"staging-app-blue": 0, "staging-app-green": 100}
@@ -172,9 +173,9 @@ def test_three_services_are_provisioned_released_in_order_and_destroyed(shop_clo
     record = newest_record(cloud, "staging")
     assert record["outcome"] == "succeeded" and record["kind"] == "promote"
     assert [s["service"] for s in record["services"]] == [
-        "staging-shop-service-green",
+        "staging-shop-service-api-green",
         "staging-shop-service-worker",
-        "staging-shop-service-web-green",
+        "staging-shop-service-green",
     ]
     worker = record["services"][1]["images"]["worker"]
     assert worker["after_digest"] == v1["worker"] and worker["before"].endswith("staging-shop-worker-repo:initial")
@@ -193,12 +194,12 @@ def test_three_services_are_provisioned_released_in_order_and_destroyed(shop_clo
     must(shop(cloud, "deploy", "-e", "env=dev", "-e", "version=v2"))
     must(shop(cloud, "promote", "-e", "source=dev"))
     staging = services(cloud, "staging")
-    assert staging["staging-shop-service-blue"]["digests"] == {"api": v2["api"]}
+    assert staging["staging-shop-service-api-blue"]["digests"] == {"api": v2["api"]}
     assert staging["staging-shop-service-worker"]["digests"] == {"worker": v2["worker"]}
     must(shop(cloud, "rollback", "-e", "env=staging"))
     staging = services(cloud, "staging")
     assert rules(cloud, "staging")["1"]["weights"] == {"staging-api-blue": 0, "staging-api-green": 100}
-    assert staging["staging-shop-service-green"]["digests"] == {"api": v1["api"]}
+    assert staging["staging-shop-service-api-green"]["digests"] == {"api": v1["api"]}
     assert staging["staging-shop-service-worker"]["digests"] == {"worker": v1["worker"]}
     assert through_lb(cloud, "staging", "/")["target_group"] == "staging-app-green"
 
@@ -207,9 +208,8 @@ def test_three_services_are_provisioned_released_in_order_and_destroyed(shop_clo
         destroy = ("-e", "provision_state=absent", "-e", f"confirm_destroy={env}")
         must(shop(cloud, "provision", "-e", f"env={env}", *destroy, timeout=900))
     for env in ("staging", "dev"):
-        # Recovery points are kept on purpose: the database's final snapshot (docs/provisioning.md) and the volume
-        # snapshots the releases took. Nothing else is.
-        left = [arn for arn in tagged(cloud, env) if f":snapshot:{env}-shop-db-final-" not in arn]
-        assert [arn for arn in left if ":ec2:" not in arn or ":snapshot/" not in arn] == []
+        # Recovery points are kept on purpose: the database's final snapshot (docs/provisioning.md) and the snapshots
+        # the releases took of the volumes and the database. Nothing else is.
+        assert [arn for arn in tagged(cloud, env) if ":snapshot:" not in arn and ":snapshot/" not in arn] == []
     assert cloud.client("ecr").describe_repositories()["repositories"] == []
     assert cloud.client("elbv2").describe_target_groups()["TargetGroups"] == []

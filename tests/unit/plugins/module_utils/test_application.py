@@ -152,11 +152,11 @@ def three(change) -> list:
 def test_several_services_get_their_own_names_colours_and_routing_in_release_order() -> None:
     assert app.check("dev", THREE, app_port=3000, order=["worker", "api", "web"]) == []
     worker, api, web = app.services(THREE, "dev", "shop", NAMES, ["worker", "api", "web"])
-    # The list's first keeps the ECS names; the default (the one without routing) keeps the target groups.
+    # The default (the one without routing) keeps the names of resource_names; the others add their name.
     assert (api["ecs_service"], worker["ecs_service"], web["ecs_service"]) == (
-        "dev-shop-service",
+        "dev-shop-service-api",
         "dev-shop-service-worker",
-        "dev-shop-service-web",
+        "dev-shop-service",
     )
     assert web["target_groups"] == {"blue": "dev-app-blue", "green": "dev-app-green"}
     assert web["target_group_keys"] == {"blue": "blue", "green": "green"} and web["load_balancer"]["default"]
@@ -164,9 +164,12 @@ def test_several_services_get_their_own_names_colours_and_routing_in_release_ord
     assert api["target_group_keys"] == {"blue": "api-blue", "green": "api-green"}
     assert api["load_balancer"]["paths"] == ["/api/*"] and not api["load_balancer"]["default"]
     assert not worker["balanced"] and worker["target_groups"] == {} and worker["load_balancer"] is None
-    assert app.ecs_services(api, "canary") == {"blue": "dev-shop-service-blue", "green": "dev-shop-service-green"}
+    assert app.ecs_services(api, "canary") == {
+        "blue": "dev-shop-service-api-blue",
+        "green": "dev-shop-service-api-green",
+    }
     assert app.ecs_services(worker, "canary") == {"blue": "dev-shop-service-worker"}
-    assert app.ecs_services(api, "rolling") == {"blue": "dev-shop-service"}
+    assert app.ecs_services(api, "rolling") == {"blue": "dev-shop-service-api"}
     # Without an order, the list's.
     assert [s["name"] for s in app.services(THREE, "dev", "shop", NAMES)] == ["api", "worker", "web"]
 
@@ -200,6 +203,17 @@ def test_several_services_get_their_own_names_colours_and_routing_in_release_ord
             None,
             "service 'api' routes by 6 paths and hosts; allowed: at most 5",
         ),
+        (
+            three(lambda d: d[2]["load_balancer"].update(paths=["/"])),
+            None,
+            "services api, web are behind the load balancer and none is the default",
+        ),
+        (three(lambda d: d[1].update(name="api-blue")), None, "service name 'api-blue' is not allowed"),
+        (
+            three(lambda d: d[0].update(name="app")),
+            None,
+            "service 'app' would have target groups named dev-app-blue, dev-app-green, the default service's",
+        ),
         (THREE, ["api", "worker", "web", "cron"], "names service 'cron', which application_services does not have"),
         (THREE, ["api", "web"], "leaves out worker"),
         (THREE, ["api", "api", "worker", "web"], "names api more than once"),
@@ -212,7 +226,7 @@ def test_several_services_get_their_own_names_colours_and_routing_in_release_ord
 )
 def test_bad_services_are_refused_naming_the_service(data, order, fragment) -> None:
     env = "feature-payments" if "long" in fragment else "dev"
-    errors = app.check(env, data, app_port=3000, order=order)
+    errors = app.check(env, data, app_port=3000, order=order, resource_names=NAMES)
     assert any(fragment in error for error in errors), errors
 
 
@@ -246,16 +260,24 @@ def test_every_ecs_service_with_its_colour_and_target_group_in_release_order() -
     arns = {"api-blue": "arn:ab", "api-green": "arn:ag", "blue": "arn:b", "green": "arn:g"}
     listed = app.ecs_service_list(services, "blue_green", arns)
     assert [(s["name"], s["colour"], s["service"]) for s in listed] == [
-        ("dev-shop-service-blue", "blue", "api"),
-        ("dev-shop-service-green", "green", "api"),
+        ("dev-shop-service-api-blue", "blue", "api"),
+        ("dev-shop-service-api-green", "green", "api"),
         ("dev-shop-service-worker", "blue", "worker"),
-        ("dev-shop-service-web-blue", "blue", "web"),
-        ("dev-shop-service-web-green", "green", "web"),
+        ("dev-shop-service-blue", "blue", "web"),
+        ("dev-shop-service-green", "green", "web"),
     ]
     assert listed[1]["load_balancers"] == [{"targetGroupArn": "arn:ag", "containerName": "api", "containerPort": 3000}]
     assert listed[2]["load_balancers"] == [] and listed[2]["task_family"] == "dev-shop-task-worker"
     assert [s["name"] for s in app.ecs_service_list(services, "rolling", arns)] == [
-        "dev-shop-service",
+        "dev-shop-service-api",
         "dev-shop-service-worker",
-        "dev-shop-service-web",
+        "dev-shop-service",
     ]
+
+
+def test_a_service_added_while_green_is_live_starts_on_green() -> None:
+    services = app.services(THREE, "dev", "shop", NAMES)
+    arns = {"dev-api-blue": "arn:ab", "dev-api-green": "arn:ag", "dev-app-blue": "arn:b", "dev-app-green": "arn:g"}
+    [api, web] = app.listener_rules(services, arns, {"arn:b": 0, "arn:g": 100}, 100)
+    assert [g["Weight"] for g in api["Actions"][0]["ForwardConfig"]["TargetGroups"]] == [0, 100]
+    assert [g["Weight"] for g in web["Actions"][0]["ForwardConfig"]["TargetGroups"]] == [0, 100]

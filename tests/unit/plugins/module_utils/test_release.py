@@ -298,7 +298,7 @@ def test_each_service_of_a_release_has_its_target_its_rule_and_the_environments_
     found = report.release_units(services, "canary", shop_lb(100, 100), 443, load_balancer="prod-shop-alb")
     assert (found["live"], found["idle"], found["interrupted"]) == ("blue", "green", False)
     api, worker, web = found["units"]
-    assert (api["target"], api["serving"]) == ("prod-shop-service-green", "prod-shop-service-blue")
+    assert (api["target"], api["serving"]) == ("prod-shop-service-api-green", "prod-shop-service-api-blue")
     assert api["rule_arn"] == "rule/api" and api["gate_key"] == "api-green"
     assert api["target_groups"] == {"live": "prod-api-blue", "idle": "prod-api-green"}
     # A service without a load balancer is updated in place: it is its own target and what serves.
@@ -307,7 +307,7 @@ def test_each_service_of_a_release_has_its_target_its_rule_and_the_environments_
         "prod-shop-service-worker",
         "prod-shop-service-worker",
     )
-    assert web["gate_key"] == "green" and web["target"] == "prod-shop-service-web-green"
+    assert web["gate_key"] == "green" and web["target"] == "prod-shop-service-green"
     # One step moves every rule; without a percent, the weights they have now (what a restore puts back).
     assert report.step_rules(found["units"], 10) == [
         {"rule_arn": "rule/api", "weights": {"prod-api-green": 10, "prod-api-blue": 90}},
@@ -323,9 +323,9 @@ def test_each_service_of_a_release_has_its_target_its_rule_and_the_environments_
     # Rolling: no rule is read; every service is updated in place.
     rolling = report.release_units(services, "rolling")
     assert [u["target"] for u in rolling["units"]] == [
-        "prod-shop-service",
+        "prod-shop-service-api",
         "prod-shop-service-worker",
-        "prod-shop-service-web",
+        "prod-shop-service",
     ]
 
 
@@ -351,7 +351,7 @@ def test_each_service_takes_its_own_images_and_its_source_by_name() -> None:
     units = report.release_units(services, "canary", shop_lb(100, 100), 443)["units"]
     images = {"api": "r/api:v1", "worker": "r/worker:v1", "web": "r/web:v1"}
     by_service = report.release_service_images(units, images, "prod")
-    assert by_service["prod-shop-service-green"] == by_service["prod-shop-service-blue"] == {"api": "r/api:v1"}
+    assert by_service["prod-shop-service-api-green"] == by_service["prod-shop-service-api-blue"] == {"api": "r/api:v1"}
     assert by_service["prod-shop-service-worker"] == {"worker": "r/worker:v1"}
     with pytest.raises(ValueError, match=r"names no image for container\(s\) worker of service worker in prod"):
         report.release_service_images(units, {"api": "a", "web": "w"}, "prod")
@@ -359,9 +359,9 @@ def test_each_service_takes_its_own_images_and_its_source_by_name() -> None:
         app.services(SHOP, "dev", "shop", {**NAMES, "service": "dev-shop-service"}), "rolling"
     )["units"]
     assert report.release_sources(units, source, "dev") == [
-        "dev-shop-service",
+        "dev-shop-service-api",
         "dev-shop-service-worker",
-        "dev-shop-service-web",
+        "dev-shop-service",
     ]
     with pytest.raises(ValueError, match="dev has no service worker"):
         report.release_sources(units, [source[0], source[2]], "dev")
