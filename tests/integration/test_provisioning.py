@@ -206,7 +206,8 @@ def test_drift_is_reported_and_a_rerun_converges_keeping_the_weights(dev: Cloud,
     assert changed_tasks(rerun.stdout) == {
         "stageflow.aws.container_platform : Create the services, with the circuit breaker and rollback on, and the "
         "deployment percents of the strategy",
-        "stageflow.aws.load_balancer : Create the blue and green target groups with the seed's health check",
+        "stageflow.aws.load_balancer : Create each load-balanced service's blue and green target groups with the "
+        "seed's health check",
     }, rerun.stdout[-3000:]
     clean = must(cloud.playbook("playbooks/drift.yml", "-e", "env=dev", "-e", f"drift_report_dir={tmp_path}"))
     assert "No drift in dev." in clean.stdout
