@@ -16,6 +16,8 @@ from ansible_collections.stageflow.aws.plugins.module_utils._elbv2 import traffi
 from ansible_collections.stageflow.aws.plugins.modules.volume_snapshot import prune_plan
 from botocore.exceptions import ClientError
 
+from tests.unit.plugins.module_utils.test_application import THREE
+
 REPO = "123456789012.dkr.ecr.us-east-1.amazonaws.com/dev-movie-app-server-repo"
 D1, D2 = "sha256:" + "1" * 64, "sha256:" + "2" * 64
 
@@ -264,15 +266,8 @@ def rule(name: str, weights: dict[str, int], priority: str = "100") -> dict:
     return {"rule_arn": f"rule/{name}", "priority": priority, "actions": actions}
 
 
-SHOP = [
-    {
-        "name": "api",
-        "containers": [{"name": "api", "port": 3000}],
-        "load_balancer": {"container": "api", "port": 3000, "paths": ["/api/*"]},
-    },
-    {"name": "worker", "containers": [{"name": "worker"}]},
-    {"name": "web", "containers": [{"name": "web", "port": 3000}], "load_balancer": {"container": "web", "port": 3000}},
-]
+# The second example application's shape (an API and a web front end behind the load balancer, a worker without).
+SHOP = THREE
 NAMES = {
     "service": "prod-shop-service",
     "task_family": "prod-shop-task",
