@@ -162,6 +162,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.stageflow.aws.plugins.module_utils._cloudwatch import alarms as cw_alarms
 from ansible_collections.stageflow.aws.plugins.module_utils._dynamodb import state as st
 from ansible_collections.stageflow.aws.plugins.module_utils._elbv2 import traffic
+from ansible_collections.stageflow.aws.plugins.module_utils.progress import Progress, seconds_left
 
 
 def look(elbv2, cloudwatch, alarms, receiving):
@@ -169,6 +170,16 @@ def look(elbv2, cloudwatch, alarms, receiving):
     alarms_ok, alarms_why = cw_alarms.alarm_gate(cloudwatch, alarms)
     health_ok, health_why = traffic.health_gate(elbv2, receiving) if alarms_ok else (False, "not checked")
     return alarms_ok and health_ok, alarms_why, health_why
+
+
+def describe(module):
+    """The weights asked for, for progress lines: each target group by name and its weight."""
+    asked = module.params["rules"] or [{"weights": module.params["weights"]}]
+
+    def name(group):
+        return group.rsplit("/", 2)[-2] if ":targetgroup/" in str(group) else group
+
+    return "; ".join(", ".join(f"{name(g)} {w}" for g, w in (a["weights"] or {}).items()) for a in asked)
 
 
 def bake(module, elbv2, cloudwatch, receiving, lease, changed):
@@ -180,12 +191,14 @@ def bake(module, elbv2, cloudwatch, receiving, lease, changed):
     # The lock was checked just before the weights moved; the lease's sleep checks it (and renews it) again at every
     # interval, so each look follows one check.
     sleep = lease.sleep if lease is not None else time.sleep
+    progress = Progress("alb_traffic")
     while True:
         passed, alarms_why, health_why = look(elbv2, cloudwatch, p["gate_alarms"], receiving)
         looks += 1
         left = end - time.monotonic()
         if not passed or left <= 0:
             break
+        progress(f"baking {describe(module)}, {seconds_left(left)}; gate passing - {alarms_why}; {health_why}")
         sleep(min(left, float(p["gate_interval"])))
     return {
         "passed": passed,
@@ -202,8 +215,13 @@ def pause(module, elbv2, cloudwatch, receiving, lease, percent):
     p = module.params
     lease.mark(paused_percent=percent)
     started = time.monotonic()
+    progress = Progress("alb_traffic")
     while True:
         passed, alarms_why, health_why = look(elbv2, cloudwatch, p["gate_alarms"], receiving)
+        progress(
+            f"paused at {percent}% for playbooks/resume.yml, {seconds_left(started + p['pause_timeout'] - time.monotonic())}"
+            f"; gate {'passing' if passed else 'failing'} - {alarms_why}; {health_why}"
+        )
         if not passed:
             return False, alarms_why if health_why == "not checked" else health_why
         if lease.read().get("resumed_percent") == percent:

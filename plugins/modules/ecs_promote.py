@@ -191,6 +191,7 @@ from ansible_collections.stageflow.aws.plugins.module_utils._ecr import images a
 from ansible_collections.stageflow.aws.plugins.module_utils._ecs import api as ecs_api
 from ansible_collections.stageflow.aws.plugins.module_utils._ecs import deploy as rel
 from ansible_collections.stageflow.aws.plugins.module_utils._sts import api as sts
+from ansible_collections.stageflow.aws.plugins.module_utils.progress import Progress
 
 
 def release_of(module, ecs, tds, targets):
@@ -280,6 +281,7 @@ def apply(module, ecs, elbv2, ecr, plans, lease=None):
     """Register, update and wait; on failure roll back what was updated. Returns (plans, rolled_back, error)."""
     p = module.params
     sleep = lease.sleep if lease is not None else time.sleep
+    progress = Progress(f"ecs_promote {p['cluster']}")
     cluster = p["cluster"]
     tags = [{"key": "StageflowRelease", "value": p["release_id"]}] if p["release_id"] else []
     registered = {}
@@ -312,6 +314,7 @@ def apply(module, ecs, elbv2, ecr, plans, lease=None):
             p["poll_interval"],
             sleep=sleep,
             timeout_label=p["wait_timeout"],
+            progress=progress,
         )
         for step in group:
             step.update(states[step["service"]])
@@ -326,8 +329,16 @@ def apply(module, ecs, elbv2, ecr, plans, lease=None):
         rolled_back = True
         back = {s["service"]: s["previous_task_definition"] for s in updated}
         rel.in_parallel(lambda s: ecs_api.update_service(ecs, cluster, s, back[s]), list(back))
+        progress(f"rolling back {', '.join(back)}: {error}", force=True)
         states = rel.wait_for(
-            ecs, elbv2, cluster, back, max(60.0, p["wait_timeout"] / 2), p["poll_interval"], sleep=sleep
+            ecs,
+            elbv2,
+            cluster,
+            back,
+            max(60.0, p["wait_timeout"] / 2),
+            p["poll_interval"],
+            sleep=sleep,
+            progress=progress,
         )
         for step in updated:
             restored = states[step["service"]]

@@ -15,6 +15,7 @@ from typing import Any
 from ansible_collections.stageflow.aws.plugins.module_utils._ecr import images as ecr_images
 from ansible_collections.stageflow.aws.plugins.module_utils._ecs import api
 from ansible_collections.stageflow.aws.plugins.module_utils._elbv2 import api as elbv2_api
+from ansible_collections.stageflow.aws.plugins.module_utils.progress import seconds_left
 
 # What RegisterTaskDefinition accepts back from DescribeTaskDefinition's answer.
 REGISTER_KEYS = (
@@ -206,6 +207,7 @@ def wait_for(
     now: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     timeout_label: float | None = None,
+    progress: Callable[..., object] | None = None,
 ) -> dict[str, dict[str, str]]:
     """Wait until every service's PRIMARY deployment of its task definition is COMPLETED, running = desired, targets
     healthy; or it failed; or the timeout passed. Returns {service: {"state", "why"}}; one DescribeServices per ten
@@ -225,6 +227,12 @@ def wait_for(
             states[name] = {"state": state, "why": why}
         if all(st["state"] != "waiting" for st in states.values()):
             return states
+        if progress is not None:
+            waiting = [f"{name}: {st['why']}" for name, st in states.items() if st["state"] == "waiting"]
+            progress(
+                f"waiting for {len(waiting)} of {len(states)} service(s) to be stable, "
+                f"{seconds_left(deadline - now())} - " + "; ".join(waiting)
+            )
         if now() >= deadline:
             for name, st in states.items():
                 if st["state"] == "waiting":
