@@ -159,6 +159,7 @@ except ImportError:
     pass  # AnsibleAWSModule reports a missing botocore
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.stageflow.aws.plugins.module_utils import notify
 from ansible_collections.stageflow.aws.plugins.module_utils._cloudwatch import alarms as cw_alarms
 from ansible_collections.stageflow.aws.plugins.module_utils._dynamodb import state as st
 from ansible_collections.stageflow.aws.plugins.module_utils._elbv2 import traffic
@@ -180,6 +181,29 @@ def describe(module):
         return group.rsplit("/", 2)[-2] if ":targetgroup/" in str(group) else group
 
     return "; ".join(", ".join(f"{name(g)} {w}" for g, w in (a["weights"] or {}).items()) for a in asked)
+
+
+def tell(module, event, gate=None):
+    """The step's notification (option notify): None without one; never raises."""
+    n = module.params["notify"]
+    if not notify.wanted(n):
+        return None
+    release = dict(n.get("release") or {})
+    step = dict(release.get("step") or {})
+    if gate is not None:
+        why = gate["alarms"] if gate.get("health") == "not checked" else gate.get("health", "")
+        step.update(passed=bool(gate["passed"]), seconds=gate["seconds"], gate=why)
+    release["step"] = step
+    return notify.send(
+        module.client,
+        event,
+        release,
+        webhook_url=n.get("webhook_url") or "",
+        webhook_secret=n.get("webhook_secret") or "",
+        sns_topic_arn=n.get("sns_topic_arn") or "",
+        timeout=n.get("timeout") or 5.0,
+        skip_webhook=bool(n.get("skip_webhook")),
+    )
 
 
 def bake(module, elbv2, cloudwatch, receiving, lease, changed):
@@ -264,6 +288,17 @@ def main():
             pause=dict(type="bool", default=False),
             pause_timeout=dict(type="int", default=3600),
             lock=st.LEASE_OPTION,
+            notify=dict(
+                type="dict",
+                options=dict(
+                    webhook_url=dict(type="str", no_log=True),
+                    webhook_secret=dict(type="str", no_log=False),
+                    sns_topic_arn=dict(type="str"),
+                    timeout=dict(type="float", default=5.0),
+                    skip_webhook=dict(type="bool", default=False),
+                    release=dict(type="dict", default={}),
+                ),
+            ),
         ),
         required_one_of=[("rule_arn", "listener_arn", "rules")],
         mutually_exclusive=[("rule_arn", "listener_arn", "rules"), ("weights", "rules")],
@@ -326,7 +361,9 @@ def main():
             else [arn for m in moves for arn, w in m["after"].items() if w > 0]
         )
         result["gate"] = bake(module, elbv2, cloudwatch, receiving, lease, changed)
+        told = [tell(module, "step", result["gate"])]
         if p["pause"] and result["gate"]["passed"]:
+            told.append(tell(module, "paused"))
             percent = (
                 moves[0]["after"][receiving[0]]
                 if receiving and receiving[0] in moves[0]["after"]
@@ -336,6 +373,12 @@ def main():
             result["gate"].update(paused=why, seconds=round(time.monotonic() - started, 1))
             if not resumed:
                 result["gate"].update(passed=False, health=why)
+        told = [t for t in told if t is not None]
+        if told:
+            result["notified"] = {
+                "delivered": [d for t in told for d in t["delivered"]],
+                "missed": [{**m, "event": t["event"]} for t in told for m in t["missed"]],
+            }
         if not result["gate"]["passed"] and p["gate_mode"] == "enforce":
             gate = result["gate"]
             why = gate["alarms"] if gate["health"] == "not checked" else gate["health"]
