@@ -56,7 +56,7 @@ def test_an_environment_that_is_not_provisioned_is_said_so_per_resource(cloud: C
 def test_a_release_is_told_at_every_event_and_shown_while_it_waits(
     envs: Cloud, hook: WebhookReceiver, tmp_path: Path
 ) -> None:
-    tell = ["-e", json.dumps({"notify_webhook_url": hook.url})]
+    tell = ["-e", json.dumps({"release_notify_webhook_url": hook.url})]
     v1 = build(envs, "v1")
     deploy = must(release(envs, "deploy", "-e", "env=dev", "-e", "version=v1", *tell, STAGEFLOW_PROGRESS_SECONDS="0"))
     promote = must(release(envs, "promote", "-e", "source=dev", *tell, STAGEFLOW_PROGRESS_SECONDS="0"))
@@ -160,7 +160,7 @@ def test_a_failed_release_tells_what_was_restored(envs: Cloud, hook: WebhookRece
         "-e",
         "version=v3",
         "-e",
-        json.dumps({"release_wait_timeout": 4, "notify_webhook_url": hook.url}),
+        json.dumps({"release_wait_timeout": 4, "release_notify_webhook_url": hook.url}),
     )
     envs.control.clear_faults()
     assert proc.returncode != 0
@@ -174,8 +174,8 @@ def test_a_failed_release_tells_what_was_restored(envs: Cloud, hook: WebhookRece
 
 
 def test_a_webhook_that_is_down_or_slow_is_tried_once_and_the_miss_recorded(envs: Cloud, hook: WebhookReceiver) -> None:
-    hook.delay = 10  # slower than the timeout: each try would cost the release notify_timeout
-    settings = {"notify_webhook_url": hook.url, "notify_timeout": 1}
+    hook.delay = 10  # slower than the timeout: each try would cost the release its notify timeout
+    settings = {"release_notify_webhook_url": hook.url, "release_notify_timeout": 1}
     proc = must(release(envs, "promote", "-e", "source=staging", "-e", json.dumps(settings)))
     assert (
         "the started notification was not delivered - the webhook at 127.0.0.1 could not be reached within 1s"
@@ -194,7 +194,7 @@ def test_a_paused_canary_asks_for_approval_and_its_abort_is_told(envs: Cloud, ho
     build(envs, "v2")
     must(release(envs, "deploy", "-e", "env=dev", "-e", "version=v2"))
     must(release(envs, "promote", "-e", "source=dev"))
-    settings = {"notify_webhook_url": hook.url, "canary_pauses": [10], "bake_seconds": 1}
+    settings = {"release_notify_webhook_url": hook.url, "canary_pauses": [10], "bake_seconds": 1}
     run = start(envs, "promote", "-e", "source=staging", "-e", json.dumps(settings))
     try:
         wait_until(lambda: "paused" in [e["event"] for e in notified(hook)], timeout=120, what="the pause")
