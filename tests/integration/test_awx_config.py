@@ -53,7 +53,7 @@ def playbook_expressions(path: Path) -> list[str]:
 
 
 def test_every_template_runs_a_playbook_that_reads_its_survey_variables(plan: dict[str, Any]) -> None:
-    assert len(plan["job_templates"]) == 18
+    assert len(plan["job_templates"]) == 20
     for tpl in plan["job_templates"]:
         playbook = ROOT / tpl["playbook"]
         assert playbook.is_file(), f"{tpl['name']}: {tpl['playbook']} does not exist"
@@ -74,6 +74,24 @@ def test_every_template_runs_a_playbook_that_reads_its_survey_variables(plan: di
     for spec in filter(None, plan["survey_specs"]):
         for question in spec["spec"]:
             assert question["type"] != "multiplechoice" or question["default"] in question["choices"]
+
+
+def test_failures_and_approvals_are_told_to_the_webhook_whose_url_stays_out_of_the_data(plan: dict[str, Any]) -> None:
+    (notification,) = plan["notification_templates"]
+    assert notification["notification_type"] == "webhook"
+    for event in ("running", "approved", "denied", "timed_out"):
+        body = json.loads(
+            notification["messages"]["workflow_approval"][event]["body"].replace("{{", "").replace("}}", "")
+        )
+        assert "approval_node_name" in body["text"] and "workflow_url" in body["text"]
+    assert "{{ url }}" in notification["messages"]["error"]["body"]
+    assert plan["notifications"] == {
+        "job_templates_error": [notification["name"]],
+        "workflow_error": [notification["name"]],
+        "workflow_success": [notification["name"]],
+        "workflow_approvals": [notification["name"]],
+    }
+    assert "url" not in json.dumps(notification).replace("{{ url }}", "").replace("workflow_url", "")
 
 
 def test_the_approval_node_comes_before_every_prod_step(plan: dict[str, Any]) -> None:
@@ -117,6 +135,7 @@ def test_only_operators_launch_prod_templates_and_prod_credentials_stay_with_the
         "Stageflow abort prod",
         "Stageflow resume prod",
         "Stageflow drift prod",
+        "Stageflow status prod",
     }
     for tpl in plan["job_templates"]:
         assert tpl["execute"] == ["Operators"] if tpl["name"] in prod else "Operators" in tpl["execute"], tpl["name"]
@@ -141,6 +160,9 @@ def test_applying_without_the_inputs_stops_before_any_controller_call(cloud_sess
     assert "TASK [Organization]" not in proc.stdout
 
 
+WEBHOOK = "https://hooks.example.com/services/T000/B000/not-a-real-token"
+
+
 @pytest.mark.slow  # two full applies of the configuration: left out of the inner loop (make test-fast)
 def test_configure_applies_to_a_controller_and_a_second_run_changes_nothing(
     cloud_session: Cloud, plan: dict[str, Any], tmp_path: Path
@@ -155,6 +177,8 @@ def test_configure_applies_to_a_controller_and_a_second_run_changes_nothing(
         "stageflow_awx_ee_image=registry.example.com/stageflow-ee:0.1.0",
         "-e",
         f"@{keys}",
+        "-e",
+        f"stageflow_awx_notify_webhook_url={WEBHOOK}",
     )
     with ControllerStandIn() as awx:
         env = {"CONTROLLER_HOST": awx.url, "CONTROLLER_OAUTH_TOKEN": "testing", "CONTROLLER_VERIFY_SSL": "false"}
@@ -201,6 +225,16 @@ def test_configure_applies_to_a_controller_and_a_second_run_changes_nothing(
         approval = next(n for n in nodes.values() if n["identifier"] == "approve-prod")
         template = objects["workflow_approval_templates"][approval["unified_job_template"]]
         assert template["timeout"] == 14400 and template["name"] == "Approve the release to production"
+        # Failed jobs and the workflow's approvals are told to the webhook, whose URL no run printed.
+        hook = awx.named("notification_templates", "Stageflow releases webhook")
+        assert hook["notification_configuration"]["url"] == WEBHOOK and hook["notification_type"] == "webhook"
+        assert WEBHOOK not in first.stdout + again.stdout + checked.stdout
+        for tpl in plan["job_templates"]:
+            jt = awx.named("job_templates", tpl["name"])
+            assert awx.linked("job_templates", jt["id"], "notification_templates_error") == [hook["id"]], tpl["name"]
+        wf = awx.named("workflow_job_templates", workflow)
+        for event in ("error", "success", "approvals"):
+            assert awx.linked("workflow_job_templates", wf["id"], f"notification_templates_{event}") == [hook["id"]]
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ module does, and every release event reaches a webhook (a receiver on 127.0.0.1)
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import time
@@ -13,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from localcloud.webhook import WebhookReceiver
-from tests.conftest import Cloud, real_aws
+from tests.browser import rendered_dom, screenshot
+from tests.conftest import ROOT, Cloud, real_aws
 from tests.integration.releases import build, flat, live, lock_of, must, records, release, start, wait_until
 
 
@@ -142,6 +144,22 @@ def test_a_release_is_told_at_every_event_and_shown_while_it_waits(
     )
     must(release(envs, "promote", "-e", "source=dev"))  # back to a release Stageflow made
 
+    # The environments' page: what runs where, the matrix and its costs, the last releases - read in a browser.
+    run, found = status(envs, tmp_path, "-e", "format=html")
+    assert f"environments page: {tmp_path}/status.html" in flat(run)
+    dom = rendered_dom(tmp_path / "status.html")
+    text = " ".join(re.sub(r"<script.*?</script>|<[^>]+>", " ", dom, flags=re.S).split())
+    for words in (
+        "What runs where",
+        "Comparison matrix",
+        "Cost/Month (estimate)",
+        "Last releases",
+        "staging-movie-app-service-blue",
+    ):
+        assert words in text, text[:3000]
+    assert set(found) == {"dev", "staging", "prod"}
+    screenshot(tmp_path / "status.html", ROOT / "tests" / "output" / "status.png")
+
     # Watched: read again every interval, a bounded number of times.
     watched = envs.playbook(
         "playbooks/status.yml", "-e", "env=dev", "-e", "watch=true", "-e", "watch_interval=1", "-e", "watch_count=2"
@@ -188,6 +206,21 @@ def test_a_webhook_that_is_down_or_slow_is_tried_once_and_the_miss_recorded(envs
     assert [e for e, _ in whys[1:]] and all(w.startswith("skipped") for _, w in whys[1:]), whys
     said = flat(proc).split("the started notification was not delivered", 1)[1]
     assert "notification was not delivered" not in said, said
+
+    # The release's report with pictures, opened in a real browser: one chart point per traffic step.
+    record = records(envs, "prod")[0]
+    page = Path(record["report"]["html"]["S"])
+    dom = rendered_dom(page)
+    assert re.findall(r'class="step-point"[^>]*data-percent="(\d+)"', dom) == ["10", "50", "100"], dom[-3000:]
+    assert "3 step(s) drawn" in dom
+    text = " ".join(re.sub(r"<script.*?</script>|<[^>]+>", " ", dom, flags=re.S).split())
+    assert "promote staging -&gt; prod - prod succeeded" in text or "promote staging -> prod - prod succeeded" in text
+    assert "dev-movie-app-server-repo@sha256:" in text and "Snapshots" in text and "snap-" in text
+    screenshot(page, ROOT / "tests" / "output" / "release-report.png")
+    # ... and in the environment's reports bucket, as the record says.
+    bucket, key = record["report"]["s3"]["S"].removeprefix("s3://").split("/", 1)
+    uploaded = envs.client("s3").get_object(Bucket=bucket, Key=key)
+    assert uploaded["ContentType"].startswith("text/html") and uploaded["Body"].read() == page.read_bytes()
 
 
 def test_a_paused_canary_asks_for_approval_and_its_abort_is_told(envs: Cloud, hook: WebhookReceiver) -> None:
