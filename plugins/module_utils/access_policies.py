@@ -173,6 +173,8 @@ def _arns(service, resource_type, n, account, region, partition):
             f"arn:{partition}:ssm:{region}::parameter/aws/service/*",
         ],
         ("cloudwatch", "alarm"): [f"{base}alarm:{n['alarm_prefix']}-*"],
+        # The alerts topic the alarms tell (monitoring role), which releases may tell (release_notify_sns_topic_arn).
+        ("sns", "topic"): [f"{base}{n['alarm_prefix']}-alerts"],
         # Its own dashboard, and the one of all environments that every provisioning updates (monitoring role).
         ("cloudwatch", "dashboard"): [
             f"{global_base}dashboard/{n['dashboard']}",

@@ -180,7 +180,7 @@ def test_the_read_only_identity_reads_every_environment_and_writes_nothing(
     envs: Cloud, access: dict[str, Identity]
 ) -> None:
     readonly = access["readonly"]
-    for playbook in ("history", "report"):
+    for playbook in ("history", "report", "status"):
         run = readonly.playbook(playbook)
         assert run.returncode == 0, run.stdout[-3000:]
     drift = readonly.playbook("drift")
