@@ -123,7 +123,7 @@ _TAGGING_ACTIONS = {"ec2:CreateTags", "ecs:TagResource", "elasticloadbalancing:A
 # (with no CreateAction key): creating call -> (the type it creates, the parameter naming it when the call names
 # resources of that type it does not create, the tagging actions: one of them must be allowed). IAM's (a role created
 # with tags needs iam:TagRole, as AWS answers CreateRole without it: "is not authorized to perform: iam:TagRole"), RDS's
-# (the reference's dependent action rds:AddTagsToResource), Secrets Manager's (CreateSecret's API reference: "If you
+# (the reference's dependent action rds:AddTagsToResource), SNS's, Secrets Manager's (CreateSecret's API reference: "If you
 # include tags in the secret, you also need secretsmanager:TagResource"), CloudWatch Logs' (CreateLogGroup's: "you must
 # have either the logs:TagResource or logs:TagLogGroup permission") and Application Auto Scaling's (the reference's
 # dependent action application-autoscaling:TagResource). The reference lists no such dependent action, and their API
@@ -142,6 +142,9 @@ TAGGED_CREATES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "secretsmanager:CreateSecret": ("Secret", "", ("secretsmanager:TagResource",)),
     "logs:CreateLogGroup": ("log-group", "", ("logs:TagResource", "logs:TagLogGroup")),
     "application-autoscaling:RegisterScalableTarget": ("ScalableTarget", "", ("application-autoscaling:TagResource",)),
+    # SNS's CreateTopic reference: "To be able to tag a topic on creation, you must have the sns:CreateTopic and
+    # sns:TagResource permissions."
+    "sns:CreateTopic": ("topic", "", ("sns:TagResource",)),
 }
 # DynamoDB has no action for its transactions: each item is authorized as its own action.
 _TRANSACTION_ITEMS = {

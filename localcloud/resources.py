@@ -334,6 +334,12 @@ def _cloudwatch(call: Call) -> Iterator[str]:
         yield call.arn("cloudwatch", "dashboard", DashboardName=name)
 
 
+def _sns(call: Call) -> Iterator[str]:
+    # CreateTopic names the topic it makes (the others name it by its ARN, which any call's ARNs already give).
+    for name in values(call.params, "Name"):
+        yield call.arn("sns", "topic", TopicName=name)
+
+
 def _logs(call: Call) -> Iterator[str]:
     params = call.params
     for name in values(params, "logGroupName") + values(params, "logGroupIdentifier"):
@@ -540,6 +546,7 @@ RESOLVERS: dict[str, Resolver] = {
     "ssm": _ssm,
     "cloudwatch": _cloudwatch,
     "logs": _logs,
+    "sns": _sns,
     "iam": _iam,
     "backup": _backup,
     "route53": _route53,

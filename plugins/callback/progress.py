@@ -15,9 +15,10 @@ description:
     between the task's banner and its result, prefixed with C(progress).
   - It keeps Ansible's normal output (any stdout callback - C(default), C(yaml), AWX's own) and works under
     ansible-runner, where the lines are part of the job's output.
-  - Before the first task it names a file in the environment variable C(STAGEFLOW_PROGRESS_FILE), which the modules
-    (run by the C(local) connection) inherit; it removes the file at the end. A run that sets the variable itself
-    keeps its file.
+  - Before the first task it names a new file in the environment variable C(STAGEFLOW_PROGRESS_FILE), which the
+    modules (run by the C(local) connection) inherit, and removes it at the end (a run killed with SIGKILL leaves a
+    small C(stageflow-progress-*.jsonl) in the temporary directory). Each run has its own file, a playbook started by
+    another one included.
   - The modules write at most one line every C(STAGEFLOW_PROGRESS_SECONDS) seconds (10 by default).
   - The collection's C(ansible.cfg) enables it (C(callbacks_enabled)).
 requirements:
@@ -56,17 +57,10 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_start(self, playbook):
         if self._thread is not None:
             return
-        self._path = os.environ.get(FILE_VARIABLE)
-        if not self._path:
-            handle, self._path = tempfile.mkstemp(prefix="stageflow-progress-", suffix=".jsonl")
-            os.close(handle)
-            os.environ[FILE_VARIABLE] = self._path
-            self._own = True
-        else:
-            try:
-                self._offset = os.path.getsize(self._path)  # only what this run's modules write
-            except OSError:
-                self._offset = 0
+        handle, self._path = tempfile.mkstemp(prefix="stageflow-progress-", suffix=".jsonl")
+        os.close(handle)
+        os.environ[FILE_VARIABLE] = self._path
+        self._own = True
         self._thread = threading.Thread(target=self._follow, name="stageflow-progress", daemon=True)
         self._thread.start()
 
@@ -95,7 +89,8 @@ class CallbackModule(CallbackBase):
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-            self._drain()
+            if not self._thread.is_alive():  # the last lines, read by one reader only
+                self._drain()
         if self._own and self._path:
             with contextlib.suppress(OSError):
                 os.remove(self._path)

@@ -69,7 +69,9 @@ def _badge(word: str) -> str:
 
 
 def _json_script(element_id: str, data: Any) -> str:
-    text = json.dumps(data, default=str).replace("</", "<\\/")
+    """JSON inside a script element: <, > and & escaped, so that no text in it can end the element or change how the
+    HTML parser reads it (Django's json_script does the same)."""
+    text = json.dumps(data, default=str).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return f'<script type="application/json" id="{element_id}">{text}</script>'
 
 

@@ -10,11 +10,12 @@ result - only its host is named.
 from __future__ import annotations
 
 import json
+import threading
 import urllib.error
 import urllib.parse
-import urllib.request
 from typing import Any
 
+from ansible.module_utils.urls import open_url
 from ansible_collections.stageflow.aws.plugins.module_utils import release_report as report
 
 EVENTS = ("started", "step", "paused", "succeeded", "failed", "rolled back", "aborted", "approval")
@@ -75,8 +76,15 @@ def headline(event: str, release: dict[str, Any]) -> str:
         return f"{what}{source} to {env} waits for approval"
     if event == "succeeded":
         return f"{what}{source} to {env} succeeded in {release.get('duration_seconds', '?')}s"
+    if event == "rolled back" and release.get("kind") == "rollback" and not release.get("failure"):
+        return f"{env} was rolled back to {release.get('note', '?')} in {release.get('duration_seconds', '?')}s{by}"
     if event == "rolled back":
         return f"{what} to {env} failed and was rolled back: {release.get('failure', '')}"
+    if event == "failed" and release.get("outcome") == "started":
+        return (
+            f"{what} to {env} FAILED and its restore did not finish: {release.get('failure', '')} - run "
+            f'ansible-playbook playbooks/abort.yml -e env={env} -e reason="..."'
+        )
     if event == "failed":
         return f"{what} to {env} FAILED: {release.get('failure', '')}"
     if event == "aborted":
@@ -108,9 +116,52 @@ def fields(event: str, release: dict[str, Any]) -> list[dict[str, Any]]:
         )
     if release.get("restored") and event in ("failed", "rolled back", "aborted"):
         out.append({"title": "Restored", "value": "; ".join(release["restored"]), "short": False})
-    if release.get("report_url"):
-        out.append({"title": "Report", "value": str(release["report_url"]), "short": False})
+    link = (release.get("report") or {}).get("s3")
+    if link and event in ("succeeded", "failed", "rolled back", "aborted"):
+        out.append({"title": "Report", "value": str(link), "short": False})
     return out
+
+
+PAYLOAD_FIELDS = (
+    "id",
+    "kind",
+    "note",
+    "who",
+    "source",
+    "target",
+    "environment",
+    "strategy",
+    "outcome",
+    "failure",
+    "restored",
+    "reason",
+    "step",
+    "steps_planned",
+    "started_at",
+    "finished_at",
+    "duration_seconds",
+    "live_colour",
+)
+
+
+def payload_of(release: dict[str, Any]) -> dict[str, Any]:
+    """What a notification carries of a release: the allow-listed fields, each service's images before and after,
+    and where the report is - never the restore ARNs or the AWS identity of its record."""
+    data = {k: release[k] for k in PAYLOAD_FIELDS if k in release}
+    data["services"] = [
+        {
+            "service": s.get("service", ""),
+            "images": {
+                c: {"before": i.get("before", ""), "after": i.get("after", "")}
+                for c, i in (s.get("images") or {}).items()
+            },
+        }
+        for s in release.get("services") or []
+    ]
+    report = release.get("report") or {}
+    if report.get("s3"):
+        data["report"] = report["s3"]
+    return data
 
 
 def body(event: str, release: dict[str, Any]) -> dict[str, Any]:
@@ -122,27 +173,44 @@ def body(event: str, release: dict[str, Any]) -> dict[str, Any]:
         "attachments": [{"color": COLOURS.get(event, "#439FE0"), "fallback": text, "fields": fields(event, release)}],
         "metadata": {
             "event_type": f"stageflow_release_{event.replace(' ', '_')}",
-            "event_payload": {"event": event, **release},
+            "event_payload": {"event": event, **payload_of(release)},
         },
     }
 
 
-def post(url: str, payload: dict[str, Any], timeout: float) -> None:
-    """POST the JSON body once; NotifyError (naming the host only) when it fails or takes longer than timeout."""
-    host = check_url(url)
-    request = urllib.request.Request(
-        url, data=json.dumps(payload, default=str).encode("utf-8"), headers={"Content-Type": "application/json"}
-    )
+def _post_once(url: str, data: bytes, timeout: float, outcome: dict[str, Any]) -> None:
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:
-            answer.read(1024)
+        answer = open_url(
+            url,
+            data=data,
+            headers={"Content-Type": "application/json"},
+            method="POST",
+            timeout=timeout,
+            follow_redirects="none",
+        )
+        answer.read(1024)
+        outcome["ok"] = True
     except urllib.error.HTTPError as exc:
-        raise NotifyError(f"the webhook at {host} answered HTTP {exc.code}") from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+        outcome["why"] = f"answered HTTP {exc.code}"
+    except Exception as exc:  # a malformed answer (http.client's errors), a reset, a bad name: all misses
         reason = getattr(exc, "reason", exc)
-        raise NotifyError(
-            f"the webhook at {host} could not be reached within {timeout:g}s ({type(reason).__name__})"
-        ) from None
+        outcome["why"] = f"could not be reached ({type(reason).__name__})"
+
+
+def post(url: str, payload: dict[str, Any], timeout: float) -> None:
+    """POST the JSON body once; NotifyError (naming the host only) when it fails or has not answered within timeout -
+    a hard deadline for the whole request, name lookup and a trickling answer included (the POST runs in a daemon
+    thread that is left behind if it overruns)."""
+    host = check_url(url)
+    data = json.dumps(payload, default=str).encode("utf-8")
+    outcome: dict[str, Any] = {}
+    worker = threading.Thread(target=_post_once, args=(url, data, timeout, outcome), daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise NotifyError(f"the webhook at {host} did not answer within {timeout:g}s")
+    if not outcome.get("ok"):
+        raise NotifyError(f"the webhook at {host} {outcome.get('why', 'failed')}")
 
 
 def deliver(
@@ -169,13 +237,17 @@ def deliver(
                 result["delivered"].append("webhook")
             except (NotifyError, ValueError) as exc:
                 result["missed"].append({"to": "webhook", "why": str(exc)})
+            except Exception as exc:  # never a reason to fail a release
+                result["missed"].append({"to": "webhook", "why": f"the webhook failed ({type(exc).__name__})"})
     if topic_arn and sns is not None:
         try:
             sns.publish(
                 TopicArn=topic_arn,
                 Subject=" ".join(headline(event, release).encode("ascii", "ignore").decode().split())[:99]
                 or "Stageflow",
-                Message=json.dumps({"event": event, "text": payload["text"], "release": release}, default=str),
+                Message=json.dumps(
+                    {"event": event, "text": payload["text"], "release": payload_of(release)}, default=str
+                ),
                 MessageAttributes={"event": {"DataType": "String", "StringValue": event}},
             )
             result["delivered"].append("sns")
@@ -214,16 +286,21 @@ def send(
     a boto3 client (a module's module.client)."""
     missed: list[dict[str, str]] = []
     url = webhook_url or ""
+    quick = {"connect_timeout": timeout, "read_timeout": timeout, "retries": {"max_attempts": 1, "mode": "standard"}}
     if not url and webhook_secret:
         if skip_webhook:
             missed.append({"to": "webhook", "why": SKIPPED})
         else:
             try:
-                url = webhook_from_secret(client("secretsmanager"), webhook_secret)
+                url = webhook_from_secret(client("secretsmanager", config=quick), webhook_secret)
             except Exception as exc:
                 code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
                 missed.append({"to": "webhook", "why": f"the secret {webhook_secret} could not be read: {code}"})
-    sns = client("sns") if sns_topic_arn else None
+    try:
+        sns = client("sns", config=quick) if sns_topic_arn else None
+    except Exception as exc:  # never a reason to fail a release
+        sns = None
+        missed.append({"to": "sns", "why": f"no SNS client ({type(exc).__name__})"})
     result = deliver(event, release, url, sns, sns_topic_arn, timeout, skip_webhook)
     result["missed"] = missed + result["missed"]
     return result

@@ -20,7 +20,9 @@ from ansible_collections.stageflow.aws.plugins.module_utils import release_repor
 from ansible_collections.stageflow.aws.plugins.module_utils._dynamodb import state as st
 from ansible_collections.stageflow.aws.plugins.module_utils.retries import aws_retry
 
-RELEASE_KINDS = ("deploy", "promote", "rollback", "abort")
+# How many records are read to find an open release and the last succeeded one (as state.open_release does: a
+# controller whose clock runs behind can write an open record that sorts below later ones).
+RECORDS_SCANNED = 50
 GATE_KINDS = ("target-5xx", "p95-latency", "unhealthy-hosts")
 
 
@@ -55,7 +57,7 @@ def _lb_info(elbv2: Any, name: str, port: int, missing: list[str]) -> dict[str, 
     if listener is None:
         missing.append(f"listener on port {port} of {name}")
         return None
-    rules = _call(elbv2.describe_rules, ListenerArn=listener["ListenerArn"])["Rules"]
+    rules = _all_pages(elbv2, "describe_rules", ListenerArn=listener["ListenerArn"])["Rules"]
     snake_rules = [
         {
             "rule_arn": r["RuleArn"],
@@ -158,7 +160,8 @@ def _lock(table: Any, environment: str, missing: list[str], name: str) -> dict[s
         "acquired_at": seen.get("acquired_at", ""),
         "lease_until": until.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "lease_left_seconds": max(0, int(int(seen.get("expires_at", 0)) - clock.now())),
-        "paused": bool(seen.get("paused_at")),
+        # alb_traffic's pause marks the lock with its percent; resume.yml answers with the same percent.
+        "paused": "paused_percent" in seen and seen.get("resumed_percent") != seen.get("paused_percent"),
     }
 
 
@@ -173,33 +176,45 @@ def _records(table: Any, environment: str, limit: int, missing: list[str], name:
 
 
 def _drift(units: dict[str, Any], services: list[dict[str, Any]], records: list[dict[str, Any]], lock: dict[str, Any]):
-    """One word for the environment and why: split (traffic on both colours), interrupted (an open release nobody
-    holds), images (the serving services run images other than the last release recorded), none, or unknown (no
-    release recorded yet)."""
+    """One word for the environment and why: releasing or paused (a release that holds the lock is under way),
+    interrupted (an open release nobody holds), split (traffic on both colours with no release under way), images (an
+    ECS service the last succeeded release left runs other images, or no longer takes the traffic), none, or unknown
+    (no succeeded release among the records read)."""
+    open_ = next((r for r in records if r.get("kind") in st.RELEASE_KINDS and r.get("outcome") == "started"), None)
+    if open_ is not None:
+        if lock.get("held") and lock.get("lock_id") == open_.get("id"):
+            if lock.get("paused"):
+                return "paused", f"release {open_.get('id')} waits for playbooks/resume.yml"
+            return "releasing", f"release {open_.get('id')} is under way ({lock.get('owner')})"
+        return "interrupted", f"release {open_.get('id')} never closed and nobody holds the lock (abort.yml)"
     if units.get("interrupted"):
-        return "split", "the traffic is split between the colours: a release was interrupted mid-shift (abort.yml)"
-    open_ = [r for r in records if r.get("kind") in RELEASE_KINDS and r.get("outcome") == "started"]
-    if open_ and not (lock.get("held") and lock.get("lock_id") == open_[0].get("id")):
-        return "interrupted", f"release {open_[0].get('id')} never closed (abort.yml)"
+        return "split", "the traffic is split between the colours with no release under way (abort.yml)"
     last = next(
-        (r for r in records if r.get("kind") in ("deploy", "promote", "rollback") and r.get("outcome") == "succeeded"),
+        (r for r in records if r.get("kind") in st.RELEASE_KINDS and r.get("outcome") == "succeeded"),
         None,
     )
     if last is None:
-        return "unknown", "no succeeded release recorded yet"
-    recorded = report.images_after(last.get("services") or [])
-    live: dict[str, str] = {}
-    for service in services:
-        serving = service.get("serving") or {}
-        live.update(serving.get("images") or {})
-    differ = sorted(c for c, image in recorded.items() if c in live and live[c] != image)
+        return "unknown", f"no succeeded release among the last {RECORDS_SCANNED} records"
+    ecs = {e["ecs_service"]: e for svc in services for e in svc.get("ecs_services") or [] if not e.get("missing")}
+    serving = {svc["serving"]["ecs_service"] for svc in services}
+    differ = []
+    for summary in last.get("services") or []:
+        name = summary.get("service", "")
+        live = (ecs.get(name) or {}).get("images")
+        if live is None:
+            differ.append(f"{name} is gone")
+            continue
+        if name not in serving:
+            differ.append(f"{name} no longer takes the traffic")
+        for container, image in (summary.get("images") or {}).items():
+            after = image.get("after", "")
+            if after and live.get(container) != after:
+                differ.append(
+                    f"{name} {container} runs {report.short_image(live.get(container, '-'))} "
+                    f"(release {last.get('id')} left {report.short_image(after)})"
+                )
     if differ:
-        return "images", (
-            f"{', '.join(differ)} run(s) other images than release {last.get('id')} left: "
-            + "; ".join(
-                f"{c} {report.short_image(live[c])} (recorded {report.short_image(recorded[c])})" for c in differ
-            )
-        )
+        return "images", "; ".join(differ)
     return "none", f"the serving services run what release {last.get('id')} left"
 
 
@@ -230,7 +245,7 @@ def read_environment(
             else {"live": "", "idle": "", "interrupted": False, "units": []}
         )
     except ValueError as exc:
-        missing.append(str(exc).split(":")[0])
+        missing.append(str(exc).split(":", maxsplit=1)[0])
         units = {"live": "", "idle": "", "interrupted": False, "units": []}
     by_service = {u["service"]: u for u in units.get("units", [])}
 
@@ -286,7 +301,7 @@ def read_environment(
         )
 
     lock = _lock(lock_table, environment, missing, lock_table_name)
-    records = _records(records_table, environment, records_limit, missing, records_table_name)
+    records = _records(records_table, environment, max(records_limit, RECORDS_SCANNED), missing, records_table_name)
     drift, why = (
         ("not provisioned", "; ".join(missing))
         if missing and not live_services
@@ -307,9 +322,14 @@ def read_environment(
         },
         "lock": lock,
         "releases": [
-            {k: r.get(k) for k in ("id", "kind", "outcome", "who", "source", "note", "started_at", "finished_at")}
-            | {"duration_seconds": r.get("duration_seconds"), "failure": r.get("failure", "")}
-            for r in records
+            {
+                **{
+                    k: r.get(k) for k in ("id", "kind", "outcome", "who", "source", "note", "started_at", "finished_at")
+                },
+                "duration_seconds": r.get("duration_seconds"),
+                "failure": r.get("failure", ""),
+            }
+            for r in records[:records_limit]
         ],
         "drift": drift,
         "drift_detail": why,
@@ -365,9 +385,11 @@ def text(statuses: list[dict[str, Any]]) -> str:
             + (f"  live {s['live_colour']}" if s.get("live_colour") else "")
             + f"  drift: {s['drift']}  lock: {lock_text}"
         )
+        if s.get("error"):
+            out.append(f"  could not be read: {s['error']}")
         if s.get("missing"):
             out.append(f"  not provisioned: {', '.join(s['missing'])}")
-        if s["drift"] not in ("none", "not provisioned"):
+        if s["drift"] not in ("none", "not provisioned") and s.get("drift_detail"):
             out.append(f"  drift: {s['drift_detail']}")
         for service in s["services"]:
             out.append(_service_line(service))

@@ -91,6 +91,35 @@ options:
     description: Seconds a paused step waits to be resumed before it fails (and restores, as a failed gate does).
     type: int
     default: 3600
+  notify:
+    description:
+      - Tell the step's result, and a pause's wait for approval, as M(stageflow.aws.release_notify) does - after the
+        bake (and after a failing step's weights are restored), once per destination within O(notify.timeout). A miss
+        is returned in RV(notified), never an error.
+    type: dict
+    version_added: 0.2.0
+    suboptions:
+      webhook_url:
+        description: A Slack-compatible webhook (a secret, never shown).
+        type: str
+      webhook_secret:
+        description: A Secrets Manager secret holding the webhook URL.
+        type: str
+      sns_topic_arn:
+        description: An SNS topic.
+        type: str
+      timeout:
+        description: Seconds each destination may take.
+        type: float
+        default: 5
+      skip_webhook:
+        description: Do not try the webhook (it missed an earlier event of this release).
+        type: bool
+        default: false
+      release:
+        description: The release, as M(stageflow.aws.release_notify) takes it; C(step.percent) names the step.
+        type: dict
+        default: {}
 extends_documentation_fragment:
   - stageflow.aws.lease
   - amazon.aws.common.modules
@@ -145,6 +174,11 @@ gate:
   type: dict
   sample: {"passed": true, "enforced": true, "alarms": "2 alarm(s) OK", "health": "1 target group(s) all healthy",
     "seconds": 300.2, "looks": 31}
+notified:
+  description: With O(notify), where the step's events were delivered, and what was missed (to, why, event).
+  returned: when notify names a destination
+  type: dict
+  version_added: 0.2.0
 restored:
   description: Whether the weights were restored after a failed gate.
   returned: always
@@ -194,16 +228,19 @@ def tell(module, event, gate=None):
         why = gate["alarms"] if gate.get("health") == "not checked" else gate.get("health", "")
         step.update(passed=bool(gate["passed"]), seconds=gate["seconds"], gate=why)
     release["step"] = step
-    return notify.send(
-        module.client,
-        event,
-        release,
-        webhook_url=n.get("webhook_url") or "",
-        webhook_secret=n.get("webhook_secret") or "",
-        sns_topic_arn=n.get("sns_topic_arn") or "",
-        timeout=n.get("timeout") or 5.0,
-        skip_webhook=bool(n.get("skip_webhook")),
-    )
+    try:
+        return notify.send(
+            module.client,
+            event,
+            release,
+            webhook_url=n.get("webhook_url") or "",
+            webhook_secret=n.get("webhook_secret") or "",
+            sns_topic_arn=n.get("sns_topic_arn") or "",
+            timeout=n.get("timeout") or 5.0,
+            skip_webhook=bool(n.get("skip_webhook")),
+        )
+    except Exception as exc:  # a notification never stops a step, nor its restore
+        return {"event": event, "delivered": [], "missed": [{"to": "webhook", "why": type(exc).__name__}]}
 
 
 def bake(module, elbv2, cloudwatch, receiving, lease, changed):
@@ -215,7 +252,7 @@ def bake(module, elbv2, cloudwatch, receiving, lease, changed):
     # The lock was checked just before the weights moved; the lease's sleep checks it (and renews it) again at every
     # interval, so each look follows one check.
     sleep = lease.sleep if lease is not None else time.sleep
-    progress = Progress("alb_traffic")
+    progress = Progress(f"alb_traffic {lease.environment}" if lease is not None else "alb_traffic")
     while True:
         passed, alarms_why, health_why = look(elbv2, cloudwatch, p["gate_alarms"], receiving)
         looks += 1
@@ -239,7 +276,7 @@ def pause(module, elbv2, cloudwatch, receiving, lease, percent):
     p = module.params
     lease.mark(paused_percent=percent)
     started = time.monotonic()
-    progress = Progress("alb_traffic")
+    progress = Progress(f"alb_traffic {lease.environment}")
     while True:
         passed, alarms_why, health_why = look(elbv2, cloudwatch, p["gate_alarms"], receiving)
         progress(
@@ -361,35 +398,40 @@ def main():
             else [arn for m in moves for arn, w in m["after"].items() if w > 0]
         )
         result["gate"] = bake(module, elbv2, cloudwatch, receiving, lease, changed)
-        told = [tell(module, "step", result["gate"])]
+        told = []
         if p["pause"] and result["gate"]["passed"]:
-            told.append(tell(module, "paused"))
             percent = (
                 moves[0]["after"][receiving[0]]
                 if receiving and receiving[0] in moves[0]["after"]
                 else max(moves[0]["after"].values())
             )
+            told.append(tell(module, "step", result["gate"]))
+            told.append(tell(module, "paused"))
             resumed, why = pause(module, elbv2, cloudwatch, receiving, lease, percent)
             result["gate"].update(paused=why, seconds=round(time.monotonic() - started, 1))
             if not resumed:
                 result["gate"].update(passed=False, health=why)
+        failed = not result["gate"]["passed"] and p["gate_mode"] == "enforce"
+        if failed and p["restore_on_failure"] and changed:
+            if lease is not None:
+                lease.keep()  # a run whose lock an abort took leaves the weights to the abort
+            for move, entry in zip(moves, result["rules"]):  # noqa: B905
+                if move["after"] != move["before"]:
+                    traffic.set_weights(elbv2, move["rule"], move["before"])
+                entry["after"] = move["before"]
+            result.update(after=moves[0]["before"], restored=True)
+        # Told once the weights are where they stay: a failing step's restore never waits for a notification.
+        if not told or not result["gate"]["passed"]:
+            told.append(tell(module, "step", result["gate"]))
         told = [t for t in told if t is not None]
         if told:
             result["notified"] = {
                 "delivered": [d for t in told for d in t["delivered"]],
                 "missed": [{**m, "event": t["event"]} for t in told for m in t["missed"]],
             }
-        if not result["gate"]["passed"] and p["gate_mode"] == "enforce":
+        if failed:
             gate = result["gate"]
             why = gate["alarms"] if gate["health"] == "not checked" else gate["health"]
-            if p["restore_on_failure"] and changed:
-                if lease is not None:
-                    lease.keep()  # a run whose lock an abort took leaves the weights to the abort
-                for move, entry in zip(moves, result["rules"]):  # noqa: B905
-                    if move["after"] != move["before"]:
-                        traffic.set_weights(elbv2, move["rule"], move["before"])
-                    entry["after"] = move["before"]
-                result.update(after=moves[0]["before"], restored=True)
             restored = " The weights before this step were restored." if result["restored"] else ""
             shown = wanted_raw[0] if len(wanted_raw) == 1 else wanted_raw
             module.fail_json(msg=f"gate failed {gate['seconds']}s after setting {shown}: {why}.{restored}", **result)

@@ -13,8 +13,8 @@ description:
     service, else the service itself) its task definition, images by digest, running, desired and pending counts,
     rollout state, target health and the colour's gate alarms.
   - For the environment - the live colour, whether the traffic is split, every alarm in ALARM, the deployment lock
-    (holder, purpose, lease), the last releases, and drift in one word (see RV(drift)).
-  - A resource that does not exist is listed in RV(missing), never an error - an environment that is not provisioned
+    (holder, purpose, lease), the last releases, and drift in one word (see RV(status.drift)).
+  - A resource that does not exist is listed in RV(status.missing), never an error - an environment that is not provisioned
     says so, resource by resource.
   - A handful of calls whatever the size - one C(DescribeServices) per ten ECS services, one C(DescribeAlarms) by the
     environment's alarm prefix, one C(DescribeTaskDefinition) per task definition in use, one C(DescribeTargetHealth)
@@ -97,13 +97,22 @@ status:
   returned: always
   type: dict
   contains:
-    environment: {description: The environment., type: str, returned: always}
-    strategy: {description: Its deployment strategy., type: str, returned: always}
+    environment:
+      description: The environment.
+      type: str
+      returned: always
+    strategy:
+      description: Its deployment strategy.
+      type: str
+      returned: always
     live_colour:
       description: The colour the default service's rule sends its traffic to (empty with C(rolling)).
       type: str
       returned: always
-    interrupted: {description: The traffic is split between the colours, or the services' rules disagree., type: bool, returned: always}
+    interrupted:
+      description: The traffic is split between the colours, or the services' rules disagree.
+      type: bool
+      returned: always
     services:
       description:
         - Per service, in release order - name, balanced, default, routes, C(serving) (the ECS service that takes the
@@ -128,14 +137,23 @@ status:
       returned: always
     drift:
       description:
-        - One word. C(none) - the serving services run the images the last succeeded release left. C(images) - they run
-          others (changed outside Stageflow). C(split) - the traffic is on both colours (an interrupted shift).
-          C(interrupted) - a release never closed and nobody holds the lock. C(unknown) - no release recorded yet.
-          C(not provisioned) - no ECS service exists. C(playbooks/drift.yml) compares every setting.
+        - One word. C(none) - the serving services run the images the last succeeded release left. C(images) - an ECS
+          service that release left runs others, or no longer takes the traffic (changed outside Stageflow).
+          C(releasing) or C(paused) - a release that holds the lock is under way, or waits for C(playbooks/resume.yml).
+          C(interrupted) - a release never closed and nobody holds the lock. C(split) - the traffic is on both colours
+          with no release under way. C(unknown) - no succeeded release among the last 50 records. C(not provisioned) -
+          no ECS service exists. C(playbooks/drift.yml) compares every setting.
       type: str
       returned: always
-    drift_detail: {description: Why, in a sentence., type: str, returned: always}
-    missing: {description: The resources that do not exist (an environment not or partly provisioned)., type: list, elements: str, returned: always}
+    drift_detail:
+      description: Why, in a sentence.
+      type: str
+      returned: always
+    missing:
+      description: The resources that do not exist (an environment not or partly provisioned).
+      type: list
+      elements: str
+      returned: always
   sample:
     environment: prod
     live_colour: blue

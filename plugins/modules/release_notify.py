@@ -12,8 +12,9 @@ description:
     rolled back, aborted, waiting for approval) to a webhook with a Slack-compatible body - C(text), an attachment
     with the environment, the release, each service's images before and after, what was restored and the report's
     link, and C(metadata) with the event as data - and, with O(sns_topic_arn), to an SNS topic as JSON.
-  - Each destination is tried once, within O(timeout) seconds. A webhook or topic that is down, slow or refuses is
-    never an error - the result lists it in RV(missed), which the release records and reports once.
+  - Each destination is tried once, within O(timeout) seconds (a hard deadline for the webhook's whole request; no
+    retry for SNS and Secrets Manager). A webhook or topic that is down, slow, refuses or answers garbage is never an
+    error - the result lists it in RV(missed), which the release records and reports once.
   - The webhook URL is a secret - given as O(webhook_url) (from Ansible Vault) or read from Secrets Manager
     (O(webhook_secret)) - and never shown, in the result or in any message; errors name its host only.
 author:
@@ -52,7 +53,7 @@ options:
     default: false
 notes:
   - In check mode nothing is sent; the result says what would be.
-  - Never changes anything in AWS - RV(changed) is always false.
+  - Never changes anything in AWS - C(changed) is always false.
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -66,13 +67,20 @@ EXAMPLES = r"""
     release: {id: promote-prod-20261128T101500-01234, kind: promote, note: staging -> prod, source: staging,
               target: prod, who: alice}
     webhook_secret: stageflow/notifications/webhook
-    sns_topic_arn: arn:aws:sns:us-east-1:123456789012:prod-webshop-releases
+    sns_topic_arn: arn:aws:sns:us-east-1:123456789012:prod-webshop-alerts
   register: notified
 """
 
 RETURN = r"""
-event: {description: The event., returned: always, type: str}
-text: {description: The message's text, as people read it., returned: always, type: str, sample: ":rocket: promote staging -> prod from staging to prod started by alice"}
+event:
+  description: The event.
+  returned: always
+  type: str
+text:
+  description: The message's text, as people read it.
+  returned: always
+  type: str
+  sample: ":rocket: promote staging -> prod from staging to prod started by alice"
 delivered:
   description: Where it was delivered (webhook, sns).
   returned: always

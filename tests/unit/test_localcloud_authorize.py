@@ -820,6 +820,14 @@ def test_a_create_with_tags_is_authorized_as_the_services_tagging_action_too(wor
         "SecretList"
     ]
     world.client("logs", **keys).create_log_group(logGroupName="/tagged/app", tags={"Environment": "dev"})
+    topic = arn("sns", "tagged-alerts")
+    sns_policy = {"Effect": "Allow", "Action": "sns:CreateTopic", "Resource": topic}
+    world.root("iam").put_user_policy(UserName="creator", PolicyName="topics", PolicyDocument=document(sns_policy))
+    sns = world.client("sns", **keys)
+    sns.create_topic(Name="tagged-alerts")  # untagged: the create alone
+    world.root("sns").delete_topic(TopicArn=topic)
+    _refused(lambda: sns.create_topic(Name="tagged-alerts", Tags=[TAG]), "sns:TagResource", topic)
+    assert not world.root("sns").list_topics()["Topics"]
 
     tagging = {"Effect": "Allow", "Action": ["iam:TagRole", "secretsmanager:TagResource"], "Resource": [role, secret]}
     world.root("iam").put_user_policy(UserName="creator", PolicyName="tagging", PolicyDocument=document(tagging))

@@ -100,7 +100,53 @@ def test_delivery_is_tried_once_and_a_miss_is_returned_not_raised(hook: str) -> 
     skipped = notify.deliver("succeeded", RECORD, webhook_url=hook, skip_webhook=True)
     assert skipped["missed"][0]["why"].startswith("skipped") and len(_Hook.got) == 2
     down = notify.deliver("started", RECORD, webhook_url="http://127.0.0.1:9/secret-path", timeout=1)
-    assert "could not be reached within 1s" in down["missed"][0]["why"] and "secret-path" not in json.dumps(down)
+    assert down["missed"][0]["why"] == "the webhook at 127.0.0.1 could not be reached (ConnectionRefusedError)"
+    assert "secret-path" not in json.dumps(down)
+
+
+def test_a_webhook_that_answers_garbage_or_trickles_is_a_miss_within_the_timeout() -> None:
+    import socket
+    import time
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    port = server.getsockname()[1]
+
+    def answer(reply: bytes, pause: float) -> None:
+        conn = server.accept()[0]
+        conn.recv(65536)
+        for byte in reply:
+            conn.send(bytes([byte]))
+            time.sleep(pause)
+        conn.close()
+
+    threading.Thread(target=answer, args=(b"garbage\r\n\r\n", 0), daemon=True).start()
+    garbage = notify.deliver("started", RECORD, webhook_url=f"http://127.0.0.1:{port}/x", timeout=2)
+    assert garbage["missed"][0]["why"].startswith("the webhook at 127.0.0.1 could not be reached (")
+    threading.Thread(target=answer, args=(b"HTTP/1.1 200 OK\r\n" * 20, 0.2), daemon=True).start()
+    began = time.monotonic()
+    slow = notify.deliver("started", RECORD, webhook_url=f"http://127.0.0.1:{port}/x", timeout=1)
+    assert time.monotonic() - began < 1.5
+    assert slow["missed"] == [{"to": "webhook", "why": "the webhook at 127.0.0.1 did not answer within 1s"}]
+    server.close()
+
+
+def test_the_payload_carries_no_arn_of_the_restore_nor_the_identity() -> None:
+    record = {
+        **RECORD,
+        "restore": {"rules": [{"rule_arn": "arn:aws:elasticloadbalancing:x"}]},
+        "aws_identity": "arn:aws:sts::1:x",
+    }
+    payload = notify.body("failed", record)["metadata"]["event_payload"]
+    assert "restore" not in payload and "aws_identity" not in payload and payload["restored"] == RECORD["restored"]
+    assert (
+        notify.headline(
+            "rolled back", {"kind": "rollback", "note": "promote-prod-1", "target": "prod", "duration_seconds": 3}
+        )
+        == "prod was rolled back to promote-prod-1 in 3s"
+    )
+    assert "abort.yml -e env=prod" in notify.headline("failed", {**RECORD, "outcome": "started"})
 
 
 def test_sns_is_told_the_event_as_json_and_its_failure_is_a_miss() -> None:
@@ -147,7 +193,8 @@ def test_the_release_page_escapes_what_it_shows_and_carries_its_data() -> None:
     assert page.count("class='step-row'") == 2 and "weights to prod-app-blue 100" in page
     data = page.split('<script type="application/json" id="steps-data">', 1)[1].split("</script>", 1)[0]
     assert [p["percent"] for p in json.loads(data)] == [10, 50]
-    assert "<\\/script>" in page.split('id="release-data">', 1)[1]  # the record cannot close its script element
+    data = page.split('id="release-data">', 1)[1].split("</script>", 1)[0]
+    assert "<" not in data and "\\u003cscript\\u003e" in data  # no text in it can end or change its script element
 
 
 def test_the_status_text_and_page_say_what_is_missing() -> None:
