@@ -16,7 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import REGION, Cloud
-from tests.integration.releases import build, live, must, release
+from tests.integration.releases import build, live, must, records, release
 
 pytestmark = pytest.mark.slow
 ACCOUNT = "123456789012"
@@ -112,8 +112,13 @@ def test_the_non_prod_deployer_releases_to_dev_and_staging_and_cannot_touch_prod
     nonprod = access["nonprod"]
     digests = build(envs, "v1")
     must(nonprod.release("deploy", "-e", "env=dev", "-e", "version=v1"))
-    must(nonprod.release("promote", "-e", "source=dev"))
+    promoted = must(nonprod.release("promote", "-e", "source=dev"))
     assert live(envs, "staging")["digests"] == digests
+    # Its report reached the environment's reports bucket under the deployer's own policy.
+    assert "the report was not uploaded" not in promoted.stdout
+    record = records(envs, "staging")[0]
+    bucket, key = record["report"]["s3"]["S"].removeprefix("s3://").split("/", 1)
+    assert envs.client("s3").head_object(Bucket=bucket, Key=key)["ContentType"].startswith("text/html")
 
     prod_before = live(envs, "prod")
     ecs, elbv2 = nonprod.client("ecs"), nonprod.client("elbv2")

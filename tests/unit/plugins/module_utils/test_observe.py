@@ -116,9 +116,12 @@ def test_a_webhook_that_answers_garbage_or_trickles_is_a_miss_within_the_timeout
     def answer(reply: bytes, pause: float) -> None:
         conn = server.accept()[0]
         conn.recv(65536)
-        for byte in reply:
-            conn.send(bytes([byte]))
-            time.sleep(pause)
+        try:
+            for byte in reply:
+                conn.send(bytes([byte]))
+                time.sleep(pause)
+        except OSError:  # the client gave up (its deadline)
+            pass
         conn.close()
 
     threading.Thread(target=answer, args=(b"garbage\r\n\r\n", 0), daemon=True).start()
@@ -224,3 +227,30 @@ def test_the_status_text_and_page_say_what_is_missing() -> None:
     assert "blue  prod-svc-blue: missing (not provisioned)" in text
     page = html_report.status_html([missing], None)
     assert "missing (not provisioned)" in page and "Comparison matrix" not in page
+
+
+def test_the_progress_callback_prints_what_the_modules_write_while_their_task_runs(monkeypatch) -> None:
+    import os
+    import time
+
+    from ansible_collections.stageflow.aws.plugins.callback.progress import CallbackModule
+
+    monkeypatch.delenv(progress.FILE_VARIABLE, raising=False)
+    shown: list[str] = []
+    callback = CallbackModule()
+    monkeypatch.setattr(callback, "_display", type("D", (), {"display": lambda self, text: shown.append(text)})())
+    callback.v2_playbook_on_start(None)
+    path = os.environ[progress.FILE_VARIABLE]
+    # What a module does, in its own process: the file it inherited, a line at most every STAGEFLOW_PROGRESS_SECONDS.
+    assert progress.Progress("ecs_promote prod-cluster", every=0)("waiting for 1 of 1 service(s), 5m00s left")
+    deadline = time.monotonic() + 5
+    while not shown and time.monotonic() < deadline:
+        time.sleep(0.1)
+    progress.Progress("alb_traffic prod", every=0)("baking prod-app-green 10, prod-app-blue 90, 4m00s left")
+    callback.v2_playbook_on_stats(None)  # the last line is printed before the run ends
+    assert [line.split(" ", 4)[-1] for line in shown] == [
+        "ecs_promote prod-cluster: waiting for 1 of 1 service(s), 5m00s left",
+        "alb_traffic prod: baking prod-app-green 10, prod-app-blue 90, 4m00s left",
+    ]
+    assert all(line.startswith("  progress ") for line in shown)
+    assert not os.path.exists(path) and progress.FILE_VARIABLE not in os.environ  # its file is gone with the run
