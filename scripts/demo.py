@@ -338,7 +338,7 @@ def main() -> int:
             "progress lines showed the releases' ECS waits and bakes while they ran",
             "  progress " in shown
             and "ecs_promote prod-movie-app-cluster: waiting" in shown
-            and "alb_traffic: baking prod-app-" in shown,
+            and "alb_traffic prod: baking prod-app-" in shown,
         )
         print("HTML pages:")
         for page in pages:

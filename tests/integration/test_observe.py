@@ -71,7 +71,8 @@ def test_a_release_is_told_at_every_event_and_shown_while_it_waits(
     waits = [line for line in promote.stdout.splitlines() if line.startswith("  progress ")]
     assert any("ecs_promote staging-movie-app-cluster: waiting for 1 of 1 service(s)" in w for w in waits), waits
     assert any(
-        "alb_traffic: baking staging-app-green 100, staging-app-blue 0" in w and "gate passing" in w for w in waits
+        "alb_traffic staging: baking staging-app-green 100, staging-app-blue 0" in w and "gate passing" in w
+        for w in waits
     )
     # Every event, in order, with what people need; the webhook's secret path is never printed.
     events = notified(hook)
@@ -238,7 +239,7 @@ def test_a_paused_canary_asks_for_approval_and_its_abort_is_told(
         wait_until(lambda: "paused" in [e["event"] for e in notified(hook)], timeout=120, what="the pause")
         wait_until(lambda: "paused_percent" in lock_of(envs, "prod"), timeout=30, what="the lock marked paused")
         # status says the release is paused (its run holds the lock), not that the split traffic is an interruption.
-        run, found = status(envs, tmp_path, "-e", "env=prod")
+        found = status(envs, tmp_path, "-e", "env=prod")[1]
     finally:
         run.send_signal(signal.SIGKILL)
         run.wait(timeout=30)
