@@ -112,26 +112,34 @@ def test_a_webhook_that_answers_garbage_or_trickles_is_a_miss_within_the_timeout
     server.bind(("127.0.0.1", 0))
     server.listen(4)
     port = server.getsockname()[1]
+    done = threading.Event()
 
     def answer(reply: bytes, pause: float) -> None:
         conn = server.accept()[0]
         conn.recv(65536)
         try:
             for byte in reply:
+                if done.is_set():
+                    break
                 conn.send(bytes([byte]))
-                time.sleep(pause)
+                done.wait(pause)  # not time.sleep: other tests replace it, and this thread must not outlive its test
         except OSError:  # the client gave up (its deadline)
             pass
         conn.close()
 
-    threading.Thread(target=answer, args=(b"garbage\r\n\r\n", 0), daemon=True).start()
-    garbage = notify.deliver("started", RECORD, webhook_url=f"http://127.0.0.1:{port}/x", timeout=2)
-    assert garbage["missed"][0]["why"].startswith("the webhook at 127.0.0.1 could not be reached (")
-    threading.Thread(target=answer, args=(b"HTTP/1.1 200 OK\r\n" * 20, 0.2), daemon=True).start()
+    garbage = threading.Thread(target=answer, args=(b"garbage\r\n\r\n", 0), daemon=True)
+    garbage.start()
+    missed = notify.deliver("started", RECORD, webhook_url=f"http://127.0.0.1:{port}/x", timeout=2)
+    assert missed["missed"][0]["why"].startswith("the webhook at 127.0.0.1 could not be reached (")
+    trickle = threading.Thread(target=answer, args=(b"HTTP/1.1 200 OK\r\n" * 20, 0.2), daemon=True)
+    trickle.start()
     began = time.monotonic()
     slow = notify.deliver("started", RECORD, webhook_url=f"http://127.0.0.1:{port}/x", timeout=1)
     assert time.monotonic() - began < 1.5
     assert slow["missed"] == [{"to": "webhook", "why": "the webhook at 127.0.0.1 did not answer within 1s"}]
+    done.set()
+    for thread in (garbage, trickle):
+        thread.join(timeout=5)
     server.close()
 
 
