@@ -123,12 +123,12 @@ _TAGGING_ACTIONS = {"ec2:CreateTags", "ecs:TagResource", "elasticloadbalancing:A
 # (with no CreateAction key): creating call -> (the type it creates, the parameter naming it when the call names
 # resources of that type it does not create, the tagging actions: one of them must be allowed). IAM's (a role created
 # with tags needs iam:TagRole, as AWS answers CreateRole without it: "is not authorized to perform: iam:TagRole"), RDS's
-# (the reference's dependent action rds:AddTagsToResource), SNS's, Secrets Manager's (CreateSecret's API reference: "If you
-# include tags in the secret, you also need secretsmanager:TagResource"), CloudWatch Logs' (CreateLogGroup's: "you must
-# have either the logs:TagResource or logs:TagLogGroup permission") and Application Auto Scaling's (the reference's
-# dependent action application-autoscaling:TagResource). The reference lists no such dependent action, and their API
-# references say nothing of it, for SSM's PutParameter, Backup's CreateBackupVault and CreateBackupPlan, and ACM's
-# RequestCertificate: those authorize their tags as aws:RequestTag of the create alone.
+# (the reference's dependent action rds:AddTagsToResource), SNS's (below), Secrets Manager's (CreateSecret's API
+# reference: "If you include tags in the secret, you also need secretsmanager:TagResource"), CloudWatch Logs'
+# (CreateLogGroup's: "you must have either the logs:TagResource or logs:TagLogGroup permission") and Application Auto
+# Scaling's (the reference's dependent action application-autoscaling:TagResource). The reference lists no such
+# dependent action, and their API references say nothing of it, for SSM's PutParameter, Backup's CreateBackupVault and
+# CreateBackupPlan, and ACM's RequestCertificate: those authorize their tags as aws:RequestTag of the create alone.
 TAGGED_CREATES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "iam:CreateRole": ("role", "", ("iam:TagRole",)),
     "iam:CreateUser": ("user", "", ("iam:TagUser",)),
