@@ -35,7 +35,7 @@ CHROMIUM := /usr/bin/chromium
 browser: $(CHROMIUM)
 
 $(CHROMIUM):
-	$(if $(filter 0,$(shell id -u)),,sudo) sh -c 'apt-get install -y --no-install-recommends chromium >/dev/null || \
+	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive sh -c 'apt-get install -y --no-install-recommends chromium >/dev/null || \
 	  (apt-get update >/dev/null && apt-get install -y --no-install-recommends chromium >/dev/null)'
 
 # Playbooks run from the checkout resolve stageflow.aws.* to this working tree (see ansible.cfg).
