@@ -439,9 +439,19 @@ def deployer_policy(scope, envs, catalogue, account, region, boundary_arn, parti
             sorted(TASK_DEFINITION_PINNED),
             {"ArnLikeIfExists": {"ecs:task-definition": families}},
         ),
-        # Stageflow's alarms act on nothing (releases read them); an alarm whose action is another environment's
-        # scaling policy or a topic would act outside the scope.
-        ("AlarmsThatActOnNothing", ["cloudwatch:PutMetricAlarm"], {"Null": {"cloudwatch:AlarmActions": "true"}}),
+        # Stageflow's alarms tell only the scope's own alerts topics (the monitoring role's), or nothing: an alarm whose
+        # action is another environment's scaling policy or topic, or an EC2 action, would act outside the scope.
+        (
+            "AlarmsThatTellOnlyTheScopesAlertsTopics",
+            ["cloudwatch:PutMetricAlarm"],
+            {
+                "ForAllValues:StringLike": {
+                    "cloudwatch:AlarmActions": sorted(
+                        {f"arn:{partition}:sns:{region}:{account}:{n['alarm_prefix']}-alerts" for n in own}
+                    )
+                }
+            },
+        ),
     )
     for sid, actions, condition in conditioned:
         taken = {action: scoped.pop(action) for action in actions if action in scoped}

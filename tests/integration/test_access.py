@@ -156,6 +156,24 @@ def test_the_non_prod_deployer_releases_to_dev_and_staging_and_cannot_touch_prod
     )
     assert "ecs:UpdateService" in message
     assert live(envs, "dev")["task_definition"] == dev_before["task_definition"]
+    # Its alarms may tell its own environments' alerts topics only: not prod's, not an EC2 action.
+    cloudwatch = nonprod.client("cloudwatch")
+    alarm = {
+        "AlarmName": "staging-movie-app-target-5xx",
+        "Namespace": "AWS/ApplicationELB",
+        "MetricName": "HTTPCode_Target_5XX_Count",
+        "Statistic": "Sum",
+        "Period": 60,
+        "EvaluationPeriods": 3,
+        "Threshold": 10.0,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+    }
+    topic = f"arn:aws:sns:us-east-1:{ACCOUNT}:{{}}-movie-app-alerts"
+    cloudwatch.put_metric_alarm(**alarm, AlarmActions=[topic.format("staging")])
+    for action in (topic.format("prod"), "arn:aws:automate:us-east-1:ec2:terminate"):
+        assert "cloudwatch:PutMetricAlarm" in denied(
+            lambda a=action: cloudwatch.put_metric_alarm(**alarm, AlarmActions=[a])
+        )
     prod_after = live(envs, "prod")
     assert prod_after["weights"] == prod_before["weights"]
     assert prod_after["task_definition"] == prod_before["task_definition"]
