@@ -185,6 +185,10 @@ def test_drift_templates_and_the_feature_environment_lifecycle(awx_envs: Control
     for name in ("Stageflow drift non-prod", "Stageflow drift prod"):
         runner = awx_envs.must(name)
         assert "no drift" in runner.output.lower(), runner.output[-2000:]
+    # What runs where, read under each credential's policies.
+    for name, envs in (("Stageflow status non-prod", ("dev", "staging")), ("Stageflow status prod", ("prod",))):
+        shown = " ".join(awx_envs.must(name).output.split())
+        assert all(f"{env} " in shown and "lock: free" in shown for env in envs), shown[-2000:]
     ec2 = cloud.client("ec2")
 
     def vpcs() -> list[dict]:
