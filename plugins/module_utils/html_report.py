@@ -75,6 +75,14 @@ def _json_script(element_id: str, data: Any) -> str:
     return f'<script type="application/json" id="{element_id}">{text}</script>'
 
 
+def _items(title: str, items: list[str], empty: str) -> str:
+    """A section listing items (already escaped HTML), or saying `empty` when there is none."""
+    listed = (
+        "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>" if items else f"<p class='muted'>{_e(empty)}</p>"
+    )
+    return f"<h2>{_e(title)}</h2>{listed}"
+
+
 def _page(title: str, body: str) -> str:
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
@@ -174,20 +182,8 @@ def release_html(record: dict[str, Any]) -> str:
         if health
         else "<p class='muted'>Not checked (the release did not get that far).</p>"
     )
-    parts.append("<h2>Snapshots</h2>")
-    snapshots = r.get("snapshots") or []
-    parts.append(
-        "<ul>" + "".join(f"<li><code>{_e(s)}</code></li>" for s in snapshots) + "</ul>"
-        if snapshots
-        else "<p class='muted'>None taken.</p>"
-    )
-    parts.append("<h2>Restored</h2>")
-    restored = r.get("restored") or []
-    parts.append(
-        "<ul>" + "".join(f"<li>{_e(s)}</li>" for s in restored) + "</ul>"
-        if restored
-        else "<p class='muted'>Nothing needed restoring.</p>"
-    )
+    parts.append(_items("Snapshots", [f"<code>{_e(s)}</code>" for s in r.get("snapshots") or []], "None taken."))
+    parts.append(_items("Restored", [_e(s) for s in r.get("restored") or []], "Nothing needed restoring."))
     notes = r.get("notifications") or {}
     if notes:
         missed = notes.get("missed") or []
