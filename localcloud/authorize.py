@@ -139,6 +139,8 @@ TAGGED_CREATES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "rds:CreateDBInstanceReadReplica": ("db", "DBInstanceIdentifier", ("rds:AddTagsToResource",)),
     "rds:CreateDBSubnetGroup": ("subgrp", "DBSubnetGroupName", ("rds:AddTagsToResource",)),
     "rds:CreateDBSnapshot": ("snapshot", "DBSnapshotIdentifier", ("rds:AddTagsToResource",)),
+    "rds:CreateDBCluster": ("cluster", "DBClusterIdentifier", ("rds:AddTagsToResource",)),
+    "rds:CreateDBClusterSnapshot": ("cluster-snapshot", "DBClusterSnapshotIdentifier", ("rds:AddTagsToResource",)),
     "secretsmanager:CreateSecret": ("Secret", "", ("secretsmanager:TagResource",)),
     "logs:CreateLogGroup": ("log-group", "", ("logs:TagResource", "logs:TagLogGroup")),
     "application-autoscaling:RegisterScalableTarget": ("ScalableTarget", "", ("application-autoscaling:TagResource",)),

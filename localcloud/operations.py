@@ -372,8 +372,19 @@ def _header(environ: dict[str, Any], name: str) -> str | None:
 def _route(models: list[ServiceModel], environ: dict[str, Any], query: dict[str, list[str]]) -> tuple[Any, ...] | None:
     """The best-matching route and its path match: the most subresources named, then the most required header and
     query-string members present, then the longest literal path, then the operation that is not deprecated
-    (GetBucketLifecycleConfiguration, not GetBucketLifecycle)."""
-    method, path = environ.get("REQUEST_METHOD", "GET"), _path(environ)
+    (GetBucketLifecycleConfiguration, not GetBucketLifecycle). A label that is an ARN arrives with its slashes as
+    %2F (docdb-elastic's /cluster/{clusterArn}); the WSGI path has them decoded, so the raw path is tried too."""
+    found = _route_path(models, environ, query, _path(environ))
+    raw = environ.get("RAW_URI", "").split("?", 1)[0]
+    if found is None and "%2F" in raw.upper():
+        found = _route_path(models, environ, query, raw)
+    return found
+
+
+def _route_path(
+    models: list[ServiceModel], environ: dict[str, Any], query: dict[str, list[str]], path: str
+) -> tuple[Any, ...] | None:
+    method = environ.get("REQUEST_METHOD", "GET")
     best, best_score = None, None
     for model in models:
         for route in _routes(model.service_name):

@@ -279,6 +279,12 @@ def _rds(call: Call) -> Iterator[str]:
             yield value if value.startswith("arn:") else call.arn("rds", kind, **{variable: value})
 
 
+def _docdb_elastic(call: Call) -> Iterator[str]:
+    # Elastic clusters and their snapshots are named by ARN (a UUID AWS picks); CreateCluster and the lists act on *.
+    for parameter in ("clusterArn", "snapshotArn", "resourceArn"):
+        yield from values(call.params, parameter)
+
+
 def _s3(call: Call) -> Iterator[str]:
     params = call.params
     bucket = params.get("Bucket")
@@ -541,6 +547,7 @@ RESOLVERS: dict[str, Resolver] = {
     "dynamodb": _dynamodb,
     "ecr": _ecr,
     "rds": _rds,
+    "docdb-elastic": _docdb_elastic,
     "s3": _s3,
     "secretsmanager": _secretsmanager,
     "ssm": _ssm,
@@ -651,6 +658,12 @@ def _dynamodb_tags(call: Call, arn: str) -> Any:
     return call.backend(dynamodb_backends).tables[arn.split(":table/", 1)[1].split("/", 1)[0]].tags
 
 
+def _docdb_elastic_emulator() -> Any:
+    from .docdb_elastic import emulator
+
+    return emulator
+
+
 def _rds_tags(call: Call, arn: str) -> Any:
     from moto.rds.models import rds_backends
 
@@ -730,6 +743,7 @@ _TAG_READERS: dict[str, Callable[[Call, str], Any]] = {
     "elasticloadbalancing": _elbv2_tags,
     "dynamodb": _dynamodb_tags,
     "rds": _rds_tags,
+    "docdb-elastic": lambda call, arn: _docdb_elastic_emulator().tags_of(arn),
     "ecr": _ecr_tags,
     "s3": _s3_tags,
     "ssm": _ssm_tags,

@@ -17,15 +17,17 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
+from moto.core.request import Request as MotoRequest
 from moto.moto_api import recorder
 from moto.moto_server.threaded_moto_server import MotoRequestHandler
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.rds.models import rds_backends
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from . import backup_selections, data_snapshots, fidelity, health, strict
+from . import backup_selections, data_snapshots, docdb, fidelity, health, strict
 from .authorize import Authorizer
 from .client import service_and_action
+from .docdb_elastic import emulator as docdb_elastic
 from .ecs import EcsEmulator, Settings
 from .errors import Answer, error_response, speaks_json
 from .faults import FaultError, Faults
@@ -97,6 +99,9 @@ class LocalCloud:
         fidelity.install()
         backup_selections.install()
         data_snapshots.install()
+        docdb.install()
+        self.docdb_elastic = docdb_elastic
+        self.docdb_elastic.settle_seconds = rollout_seconds
         self._requested_port = port
         self._seed = seed
         self._rng = random.Random(seed)
@@ -158,6 +163,7 @@ class LocalCloud:
         self.emulator.reset()
         self.authorizer.reset()
         data_snapshots.reset()
+        self.docdb_elastic.reset()
         self._rng = random.Random(self._seed)
 
     # -- WSGI ------------------------------------------------------------------------------------
@@ -179,6 +185,14 @@ class LocalCloud:
                     refused = strict.refusal(environ, body, service, action)
             if refused is not None:
                 status, headers, payload = refused
+                start_response(status, [*headers, ("Content-Length", str(len(payload)))])
+                return [payload]
+            elastic = self.docdb_elastic.answer(environ, body) if service == "docdb-elastic" else None
+            if elastic is not None:
+                recorder._record_request(MotoRequest(environ), body)  # as moto records the calls it answers
+                if service:
+                    self.timings.append((started, time.perf_counter() - clock, service, action))
+                status, headers, payload = elastic
                 start_response(status, [*headers, ("Content-Length", str(len(payload)))])
                 return [payload]
             self.emulator.reconcile()

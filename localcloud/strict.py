@@ -167,7 +167,7 @@ def _rds_identifier(call: Call, parameter: str) -> Refusal | None:
 
 def db_instance_password(call: Call) -> Refusal | None:
     engine = call.params.get("Engine", "")
-    if engine.startswith("aurora") or engine == "docdb" or _is_true(call.params.get("ManageMasterUserPassword")):
+    if engine.startswith("aurora") or _is_true(call.params.get("ManageMasterUserPassword")):
         return None  # cluster members take the cluster's password; a managed one lives in Secrets Manager
     password = call.params.get("MasterUserPassword", "")
     if not password:
@@ -180,6 +180,80 @@ def db_instance_password(call: Call) -> Refusal | None:
             "The parameter MasterUserPassword is not a valid password because it is shorter than 8 characters.",
         )
     return None
+
+
+# DocumentDB's instance classes (Amazon DocumentDB Developer Guide, "Instance class specifications", engine 5.0):
+# the burstable db.t3.medium and db.t4g.medium and the memory-optimised families; no micro or small class.
+DOCDB_INSTANCE_CLASS = re.compile(
+    r"db\.(t3\.medium|t4g\.medium|r5\.(large|[248]xlarge|1[26]xlarge|24xlarge)"
+    r"|r6gd?\.(large|[248]xlarge|1[26]xlarge)|r8g\.(large|[248]xlarge|1[26]xlarge)|serverless)"
+)
+DOCDB_MASTER_USER = re.compile(r"[A-Za-z][A-Za-z0-9]{0,62}")
+
+
+def docdb_create_cluster(call: Call) -> Refusal | None:
+    """CreateDBCluster of DocumentDB (API reference of CreateDBCluster, Amazon DocumentDB): the master user is 1 to 63
+    letters or digits beginning with a letter, and a password is required."""
+    params = call.params
+    if params.get("Engine") != "docdb":
+        return None
+    if not DOCDB_MASTER_USER.fullmatch(params.get("MasterUsername", "")):
+        return Refusal(
+            "InvalidParameterValue",
+            "MasterUsername must be 1 to 63 letters or numbers, and its first character must be a letter.",
+        )
+    if not params.get("MasterUserPassword") and not _is_true(params.get("ManageMasterUserPassword")):
+        return Refusal(
+            "InvalidParameterValue", "The parameter MasterUserPassword must be provided and must not be blank."
+        )
+    return _docdb_password(params) or _rds_identifier(call, "DBClusterIdentifier")
+
+
+def docdb_modify_cluster(call: Call) -> Refusal | None:
+    from moto.rds.models import rds_backends
+
+    scope = _SCOPE.search(call.environ.get("HTTP_AUTHORIZATION", ""))
+    if scope is None or "MasterUserPassword" not in call.params:
+        return None
+    backend = rds_backends[_account(call.environ, scope.group(1))][scope.group(2)]
+    cluster = backend.clusters.get(str(call.params.get("DBClusterIdentifier", "")).lower())
+    return _docdb_password(call.params) if cluster is not None and cluster.engine == "docdb" else None
+
+
+def _docdb_password(params: dict[str, Any]) -> Refusal | None:
+    """DocumentDB's master password: 8 to 100 printable ASCII characters other than /, " and @."""
+    password = params.get("MasterUserPassword")
+    if password is None or (
+        8 <= len(password) <= 100
+        and password.isascii()
+        and password.isprintable()
+        and not re.search(r'[/"@]', password)
+    ):
+        return None
+    return Refusal(
+        "InvalidParameterValue",
+        'The parameter MasterUserPassword is not a valid password. Only printable ASCII characters besides "/", '
+        '""", "@" may be used, and it must contain from 8 to 100 characters.',
+    )
+
+
+def db_instance(call: Call) -> Refusal | None:
+    """CreateDBInstance: a DocumentDB instance joins a cluster and is of a class DocumentDB offers; the others need
+    their password (db_instance_password)."""
+    params = call.params
+    if params.get("Engine") != "docdb":
+        return db_instance_password(call)
+    if not params.get("DBClusterIdentifier"):
+        return Refusal("InvalidParameterValue", "The parameter DBClusterIdentifier must be provided for engine docdb.")
+    instance_class = params.get("DBInstanceClass", "")
+    if not DOCDB_INSTANCE_CLASS.fullmatch(instance_class):
+        return Refusal(
+            "InvalidParameterCombination",
+            "RDS does not support creating a DB instance with the following combination: "
+            f"DBInstanceClass={instance_class}, Engine=docdb, EngineVersion=5.0.0, LicenseModel=na. For supported "
+            "combinations of instance class and database engine version, see the documentation.",
+        )
+    return _rds_identifier(call, "DBInstanceIdentifier")
 
 
 def read_replica_identifier(call: Call) -> Refusal | None:
@@ -257,10 +331,12 @@ def _ecs_backend(environ: dict[str, Any]) -> EC2ContainerServiceBackend | None:
     if scope is None:
         return None
     access_key, region = scope.groups()
-    account = (
-        os.environ.get("MOTO_ACCOUNT_ID") or environ.get("HTTP_X_MOTO_ACCOUNT_ID") or get_account_id_from(access_key)
-    )
-    return ecs_backends[account][region]
+    return ecs_backends[_account(environ, access_key)][region]
+
+
+def _account(environ: dict[str, Any], access_key: str) -> str:
+    """The account moto answers a call from, as moto picks it."""
+    return os.environ.get("MOTO_ACCOUNT_ID") or environ.get("HTTP_X_MOTO_ACCOUNT_ID") or get_account_id_from(access_key)
 
 
 def _backend_and_task_definition(call: Call) -> tuple[EC2ContainerServiceBackend, TaskDefinition] | None:
@@ -375,7 +451,9 @@ def register_task_definition(call: Call) -> Refusal | None:
 RULES: dict[tuple[str, str], Rule] = {
     ("elasticloadbalancing", "CreateLoadBalancer"): load_balancer_name,
     ("s3", "CreateBucket"): bucket_name,
-    ("rds", "CreateDBInstance"): db_instance_password,
+    ("rds", "CreateDBInstance"): db_instance,
+    ("rds", "CreateDBCluster"): docdb_create_cluster,
+    ("rds", "ModifyDBCluster"): docdb_modify_cluster,
     ("rds", "CreateDBInstanceReadReplica"): read_replica_identifier,
     ("rds", "CreateDBSubnetGroup"): db_subnet_group_name,
     ("ecr", "CreateRepository"): repository_name,
