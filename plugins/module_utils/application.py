@@ -16,7 +16,8 @@ SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 CONTAINER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")
 MEMORY = re.compile(r"^([1-9][0-9]*)([mg])$")
 # What a container's secret may name: the environment's own secrets, by the role that makes them.
-SECRET_SOURCES = ("database",)
+# database: the master credentials (JSON); mongodb_uri: a DocumentDB database's connection string.
+SECRET_SOURCES = ("database", "mongodb_uri")
 
 
 def memory_mib(text: Any) -> int | None:
@@ -250,7 +251,7 @@ def check(env: Any, data: Any, app_port: Any = None, order: Any = None, resource
                     errors.append(
                         f"{where}: service '{name}' container '{cname}' secret {secret} names an unknown source (not "
                         f"shown, it may be secret); allowed: {', '.join(SECRET_SOURCES)} (the environment's database "
-                        "credentials)"
+                        "credentials, and a DocumentDB database's connection string)"
                     )
         balanced_to = service.get("load_balancer")
         if isinstance(balanced_to, dict):

@@ -306,11 +306,71 @@ def check_ranges_and_rules(env: str, values: dict[str, Any], spec: dict[str, Any
             f"environment '{env}': setting 'notification_webhook_url' is {HIDDEN}; allowed: an https:// URL, or "
             "empty for no notifications"
         )
+    errors.extend(check_database(env, values.get("database")))
+    engine = (
+        (values.get("database") or {}).get("engine", "postgres") if isinstance(values.get("database"), dict) else ""
+    )
+    if engine == "postgres" and "mongodb_uri" in str(values.get("application_services")):
+        errors.append(
+            f"environment '{env}': setting 'application_services' hands a container the secret source mongodb_uri, "
+            "but the database's engine is postgres; allowed: database (its credentials), or engine docdb"
+        )
     tg = values.get("target_group_health_check") or {}
     if isinstance(tg.get("timeout"), int) and isinstance(tg.get("interval"), int) and tg["timeout"] >= tg["interval"]:
         errors.append(
             f"environment '{env}': setting 'target_group_health_check.timeout' is {tg['timeout']}; "
             f"allowed: less than the interval ({tg['interval']})"
+        )
+    return errors
+
+
+# DocumentDB's instance classes (Amazon DocumentDB Developer Guide, "Instance class specifications"); no micro or small.
+DOCDB_INSTANCE_CLASS = re.compile(
+    r"db\.(t3\.medium|t4g\.medium|r5\.(large|[248]xlarge|1[26]xlarge|24xlarge)"
+    r"|r6gd?\.(large|[248]xlarge|1[26]xlarge)|r8g\.(large|[248]xlarge|1[26]xlarge))"
+)
+DOCDB_CLASSES_SAID = "db.t3.medium, db.t4g.medium, db.r5.*, db.r6g.*, db.r6gd.* or db.r8g.* (large to 16xlarge)"
+
+
+def check_database(env: str, database: Any) -> list[str]:
+    """What the engine can provide: its topologies, its instance classes, the shard settings' ranges, and a second
+    zone wherever multi_az is asked."""
+    if not isinstance(database, dict):
+        return []
+    where = f"environment '{env}': setting 'database"
+    engine, topology = database.get("engine", "postgres"), database.get("topology")
+    errors = []
+    if engine == "postgres" and topology == "sharded":
+        errors.append(
+            f"{where}.topology' is 'sharded' with engine postgres; allowed: single or replica for postgres, or engine "
+            "docdb for sharded (a DocumentDB elastic cluster)"
+        )
+    if engine != "docdb":
+        return errors
+    instance_class = database.get("instance_class")
+    if topology != "sharded" and isinstance(instance_class, str) and not DOCDB_INSTANCE_CLASS.fullmatch(instance_class):
+        errors.append(
+            f"{where}.instance_class' is {instance_class!r}, which DocumentDB does not offer; "
+            f"allowed: {DOCDB_CLASSES_SAID}"
+        )
+    for key, low, high in (
+        ("replicas", 1, 15),
+        ("shards", 1, 32),
+        ("shard_instances", 1, 16),
+        ("backup_retention", 1, 35),
+    ):
+        value = database.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high):
+            errors.append(f"{where}.{key}' is {value!r}; allowed: {low}..{high} with engine docdb")
+    capacity = database.get("shard_capacity")
+    if capacity is not None and capacity not in (2, 4, 8, 16, 32, 64):
+        errors.append(f"{where}.shard_capacity' is {capacity!r}; allowed: 2, 4, 8, 16, 32 or 64 (vCPUs per shard)")
+    if database.get("multi_az") is True and (
+        topology == "single" or (topology == "sharded" and database.get("shard_instances", 2) == 1)
+    ):
+        errors.append(
+            f"{where}.multi_az' is true with topology {topology}; a DocumentDB {topology} database has no second "
+            "zone. Allowed: topology replica, or sharded with shard_instances of 2 or more, or multi_az false"
         )
     return errors
 
