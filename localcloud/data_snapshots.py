@@ -23,6 +23,7 @@ _STATE = {"pending": False}
 @functools.cache  # patches moto's classes once per process
 def install() -> None:
     create_snapshot, create_db_snapshot = EBSBackend.create_snapshot, RDSBackend.create_db_snapshot
+    create_cluster_snapshot = RDSBackend.create_db_cluster_snapshot
 
     def ebs_snapshot(backend: EBSBackend, *args: Any, **kwargs: Any) -> Any:
         snapshot = create_snapshot(backend, *args, **kwargs)
@@ -36,8 +37,15 @@ def install() -> None:
             snapshot.status = "creating"
         return snapshot
 
+    def cluster_snapshot(backend: RDSBackend, *args: Any, **kwargs: Any) -> Any:
+        snapshot = create_cluster_snapshot(backend, *args, **kwargs)
+        if _STATE["pending"]:
+            snapshot.status = "creating"
+        return snapshot
+
     EBSBackend.create_snapshot = ebs_snapshot
     RDSBackend.create_db_snapshot = db_snapshot
+    RDSBackend.create_db_cluster_snapshot = cluster_snapshot
 
 
 def _all(backends: Any) -> list[Any]:
@@ -53,7 +61,7 @@ def set_pending(pending: bool) -> None:
                 if snapshot.status == "pending":
                     snapshot.status = "completed"
         for backend in _all(rds_backends):
-            for snapshot in backend.database_snapshots.values():
+            for snapshot in [*backend.database_snapshots.values(), *backend.cluster_snapshots.values()]:
                 if snapshot.status == "creating":
                     snapshot.status = "available"
 
@@ -67,7 +75,7 @@ def age(days: float) -> int:
                 snapshot.start_time -= delta
                 moved += 1
     for backend in _all(rds_backends):
-        for snapshot in backend.database_snapshots.values():
+        for snapshot in [*backend.database_snapshots.values(), *backend.cluster_snapshots.values()]:
             snapshot.created -= delta
             moved += 1
     return moved

@@ -10,6 +10,7 @@ is not ACTIVE refuses updates, deletions and snapshots (ConflictException).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
@@ -58,6 +59,7 @@ class _Cluster:
     ready_at: float = 0.0
     next_status: str = "ACTIVE"
     tags: dict[str, str] = field(default_factory=dict)
+    password_digest: str = ""
 
 
 @dataclass
@@ -247,8 +249,10 @@ class DocdbElastic:
             )
         arn = f"arn:aws:docdb-elastic:{region}:{account}:cluster/{uuid.uuid4()}"
         tags = dict(params.pop("tags", None) or {})
-        params.pop("adminUserPassword")  # kept nowhere, as AWS answers it nowhere
+        # Only its digest is kept, for the tests' master_password_sha256; AWS answers the password nowhere.
+        digest = hashlib.sha256(params.pop("adminUserPassword").encode()).hexdigest()
         cluster = _Cluster(arn, params["clusterName"], params, _now(), ready_at=time.time() + self.settle_seconds)
+        cluster.password_digest = digest
         cluster.tags = tags
         self.clusters[arn] = cluster
         return {"cluster": self._view(cluster)}
@@ -268,7 +272,9 @@ class DocdbElastic:
         _validate(params, creating=False)
         if not params:
             raise ElasticError("ValidationException", "At least one parameter to update must be given.")
-        params.pop("adminUserPassword", None)
+        password = params.pop("adminUserPassword", None)
+        if password is not None:
+            cluster.password_digest = hashlib.sha256(password.encode()).hexdigest()
         cluster.params.update(params)
         cluster.status, cluster.ready_at = "UPDATING", time.time() + self.settle_seconds
         return {"cluster": self._view(cluster)}
@@ -364,6 +370,12 @@ class DocdbElastic:
 
 
 _SNAPSHOT_IN_LIST = ("clusterArn", "snapshotArn", "snapshotCreationTime", "snapshotName", "status")
+
+
+def password_digest(name: str) -> str | None:
+    """SHA-256 of the admin password the elastic cluster named `name` was created or last updated with."""
+    return next((c.password_digest for c in list(emulator.clusters.values()) if c.name == name), None)
+
 
 # The one emulator of the process, as moto's state is global: the server answers from it, the authorizer reads tags.
 emulator = DocdbElastic()

@@ -28,6 +28,7 @@ from . import backup_selections, data_snapshots, docdb, fidelity, health, strict
 from .authorize import Authorizer
 from .client import service_and_action
 from .docdb_elastic import emulator as docdb_elastic
+from .docdb_elastic import password_digest as elastic_password_digest
 from .ecs import EcsEmulator, Settings
 from .errors import Answer, error_response, speaks_json
 from .faults import FaultError, Faults
@@ -70,14 +71,17 @@ def throttling_response(service: str, environ: dict[str, Any]) -> Answer:
 
 
 def _master_password_digest(identifier: str) -> str | None:
-    """SHA-256 of the master password a DB instance was created with (for tests; the password itself never leaves)."""
+    """SHA-256 of the master password a DB instance, DocumentDB cluster or elastic cluster was created with (for
+    tests; the password itself never leaves)."""
     for regions in rds_backends.values():
         for backend in regions.values():
             database = backend.databases.get(identifier)
             password = getattr(database, "_master_user_password", None)  # moto keeps it; its property refuses
+            cluster = backend.clusters.get(identifier)
+            password = password or getattr(cluster, "master_user_password", None)
             if password:
                 return hashlib.sha256(password.encode()).hexdigest()
-    return None
+    return elastic_password_digest(identifier)
 
 
 class LocalCloud:

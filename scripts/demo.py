@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -25,6 +26,38 @@ from localcloud.webhook import WebhookReceiver  # noqa: E402
 
 REGION = "us-east-1"
 CONTAINERS = ("client", "server")
+
+
+def read_databases(identity: dict[str, str]) -> dict[str, Any]:
+    """Each environment's database as AWS answers it, and a line per database to show."""
+    session = boto3.Session(
+        aws_access_key_id=identity["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=identity["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=identity.get("AWS_SESSION_TOKEN"),
+        region_name="us-east-1",
+    )
+    docdb, elastic = (session.client(s, endpoint_url=identity["AWS_ENDPOINT_URL"]) for s in ("docdb", "docdb-elastic"))
+    found: dict[str, Any] = {"lines": []}
+    for env in ("dev", "staging"):
+        cluster = docdb.describe_db_clusters(DBClusterIdentifier=f"{env}-movie-app-db")["DBClusters"][0]
+        instances = docdb.describe_db_instances(Filters=[{"Name": "db-cluster-id", "Values": [f"{env}-movie-app-db"]}])
+        zones = sorted({i["AvailabilityZone"] for i in instances["DBInstances"]})
+        found[env], found[f"{env} zones"] = cluster, zones
+        classes = ", ".join(sorted({i["DBInstanceClass"] for i in instances["DBInstances"]}))
+        found["lines"].append(
+            f"{env:8} DocumentDB {cluster['EngineVersion']} cluster {cluster['DBClusterIdentifier']}: "
+            f"{len(cluster['DBClusterMembers'])}x {classes} in {', '.join(zones)}, {cluster['Status']}, "
+            f"backups {cluster['BackupRetentionPeriod']} day(s), deletion protection {cluster['DeletionProtection']}"
+        )
+    (listed,) = [c for c in elastic.list_clusters()["clusters"] if c["clusterName"] == "prod-movie-app-db"]
+    prod = elastic.get_cluster(clusterArn=listed["clusterArn"])["cluster"]
+    found["prod"], found["prod tags"] = prod, elastic.list_tags_for_resource(resourceArn=prod["clusterArn"])["tags"]
+    found["lines"].append(
+        f"prod     DocumentDB elastic cluster {prod['clusterName']}: {prod['shardCount']} shards x "
+        f"{prod['shardCapacity']} vCPUs x {prod['shardInstanceCount']} instances, {prod['status']}, backups "
+        f"{prod['backupRetentionPeriod']} day(s), DeletionProtection tag {found['prod tags'].get('DeletionProtection')}"
+    )
+    return found
 
 
 def step(title: str) -> None:
@@ -155,6 +188,10 @@ def main() -> int:
         rerun += playbook(prod, "playbooks/provision.yml", "-e", "env=prod")
         step("Look for drift between the inventory and AWS, as the read-only identity")
         playbook(readonly, "playbooks/drift.yml")
+        step("The MongoDB-compatible databases of the three topologies, read back as the read-only identity")
+        databases = read_databases(readonly)
+        for line in databases["lines"]:
+            print("  " + line)
         step("What runs where before any release, read live as the read-only identity")
         playbook({**readonly, "ANSIBLE_DISPLAY_OK_HOSTS": "true"}, "playbooks/status.yml")
         step("The non-prod deployer may not touch prod: AWS refuses")
@@ -289,10 +326,18 @@ def main() -> int:
                     for s in found
                 ),
             )
-        prod_db = aws("rds").describe_db_instances(DBInstanceIdentifier="prod-movie-app-db")["DBInstances"][0]
+        dev_db, staging_db, prod_db = (databases[name] for name in ("dev", "staging", "prod"))
         expect(
-            "prod's database is multi-AZ and protected from deletion",
-            prod_db["MultiAZ"] and prod_db["DeletionProtection"],
+            "dev's database is a one-instance DocumentDB cluster, staging's a primary and a replica in another zone",
+            len(dev_db["DBClusterMembers"]) == 1
+            and len(staging_db["DBClusterMembers"]) == 2
+            and len(databases["staging zones"]) == 2,
+        )
+        expect(
+            "prod's database is a DocumentDB elastic cluster of 2 shards x 2 vCPUs x 2 instances, tagged protected",
+            (prod_db["status"], prod_db["shardCount"], prod_db["shardCapacity"], prod_db["shardInstanceCount"])
+            == ("ACTIVE", 2, 2, 2)
+            and databases["prod tags"].get("DeletionProtection") == "true",
         )
         for name, version in (("dev", "v3"), ("staging", "v3"), ("prod", "v2")):
             status, body = control.lb_get(f"{name}-movie-app-alb")

@@ -57,6 +57,10 @@ class Indented(yaml.SafeDumper):
         return super().increase_indent(flow, False)
 
 
+def group_vars(environment: str) -> dict:
+    return yaml.safe_load((ROOT / "inventories" / "group_vars" / f"{environment}.yml").read_text())
+
+
 def sar(action: str) -> tuple[list[str], str]:
     """The resource types an IAM action acts on and its access level."""
     prefix, name = action.split(":", 1)
@@ -215,6 +219,24 @@ def record() -> dict[str, set[str]]:
         run("env_expire", ok=False)
         run("env_destroy", "-e", "env_name=feature-rec")
         run("provision", "-e", "env=staging", "-e", "provision_state=absent", "-e", "confirm_destroy=staging")
+        # The databases changed in place (a DocumentDB cluster's settings and instances, an elastic cluster's shards
+        # and tags), then prod torn down, its deletion protection turned off first (docs/provisioning.md).
+        dev_database = {**group_vars("dev")["database"], "backup_retention": 2, "instance_class": "db.r5.large"}
+        run("provision", "-e", "env=dev", "-e", json.dumps({"database": dev_database}))
+        prod_database = {**group_vars("prod")["database"], "shards": 3}
+        unprotected = json.dumps({"database": prod_database, "deletion_protection": False})
+        run("provision", "-e", "env=prod", "-e", unprotected)
+        run(
+            "provision",
+            "-e",
+            "env=prod",
+            "-e",
+            "provision_state=absent",
+            "-e",
+            "confirm_destroy=prod",
+            "-e",
+            unprotected,
+        )
         return recorded
     finally:
         hook.stop()

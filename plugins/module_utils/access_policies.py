@@ -32,6 +32,8 @@ TAG_SCOPED = {
     "acm": "acm",
     "backup:backupPlan": "backup",
     "application-autoscaling": "application-autoscaling",
+    # DocumentDB elastic clusters and their snapshots are named by ARNs with ids AWS picks.
+    "docdb-elastic": "docdb-elastic",
 }
 # The resource types each action creates (the Service Authorization Reference lists aws:RequestTag for them, not
 # aws:ResourceTag): the new resource must be given an Environment tag of the scope's. () for an action that creates a
@@ -40,6 +42,7 @@ CREATES = {
     "acm:RequestCertificate": (),
     "application-autoscaling:RegisterScalableTarget": ("ScalableTarget",),
     "backup:CreateBackupPlan": ("backupPlan",),
+    "docdb-elastic:CreateCluster": (),
     "ec2:AllocateAddress": ("elastic-ip",),
     "ec2:AuthorizeSecurityGroupIngress": ("security-group-rule",),
     "ec2:CreateInternetGateway": ("internet-gateway",),
@@ -159,8 +162,13 @@ def _arns(service, resource_type, n, account, region, partition):
         ("dynamodb", "table"): [f"{base}table/{n['lock_table']}", f"{base}table/{n['records_table']}"],
         ("dynamodb", "index"): [f"{base}table/{n['lock_table']}/index/*", f"{base}table/{n['records_table']}/index/*"],
         ("ecr", "repository"): [f"{base}repository/{r}" for r in n["repositories"]],
-        ("rds", "db"): [f"{base}db:{n['database']}", f"{base}db:{n['database']}-replica-*"],
+        # The database, and its instances: PostgreSQL's <database>-replica-N, DocumentDB's <database>-N.
+        ("rds", "db"): [f"{base}db:{n['database']}", f"{base}db:{n['database']}-*"],
         ("rds", "snapshot"): [f"{base}snapshot:{n['database']}-*"],
+        # A DocumentDB cluster, its instances (<database>-N) and its snapshots (releases', final).
+        ("rds", "cluster"): [f"{base}cluster:{n['database']}"],
+        ("rds", "cluster-snapshot"): [f"{base}cluster-snapshot:{n['database']}-*"],
+        ("rds", "cluster-pg"): [f"{base}cluster-pg:default*"],
         ("rds", "subgrp"): [f"{base}subgrp:{n['database']}"],
         ("rds", "pg"): [f"{base}pg:default*"],
         ("rds", "og"): [f"{base}og:default*"],
@@ -625,10 +633,13 @@ def boundary_policy(own, images, account, region, partition="aws"):
     # their Environment tag where it does not (volumes, and the snapshots it deletes when they expire).
     names = sorted({n["environment"] for n in own})
     environments = {"StringLike": {f"aws:ResourceTag/{TAG_KEY}": names}}
-    databases = sorted(  # the database and its replicas, as the deployer policy names them
-        {f"{rds}db:{n['database']}" for n in own} | {f"{rds}db:{n['database']}-replica-*" for n in own}
+    databases = sorted(  # the database, its instances and a DocumentDB cluster, as the deployer policy names them
+        {f"{rds}db:{n['database']}" for n in own}
+        | {f"{rds}db:{n['database']}-*" for n in own}
+        | {f"{rds}cluster:{n['database']}" for n in own}
     )
     ebs_snapshots, db_snapshots = f"arn:{partition}:ec2:{region}::snapshot/*", f"{rds}snapshot:awsbackup:*"
+    cluster_snapshots = f"{rds}cluster-snapshot:awsbackup:*"
     vaults = sorted({f"{backup}backup-vault:{n['backup_vault']}" for n in own})
     clusters = sorted({f"{ecs}cluster/{n['cluster']}" for n in own})
     instances = sorted({f"{ecs}container-instance/{n['cluster']}/*" for n in own})
@@ -673,6 +684,8 @@ def boundary_policy(own, images, account, region, partition="aws"):
             [
                 "ec2:DescribeSnapshots",
                 "ec2:DescribeVolumes",
+                "rds:DescribeDBClusterSnapshots",
+                "rds:DescribeDBClusters",
                 "rds:DescribeDBInstances",
                 "rds:DescribeDBSnapshots",
                 "tag:GetResources",
@@ -680,14 +693,18 @@ def boundary_policy(own, images, account, region, partition="aws"):
             "*",
         ),
         _statement("BackUpIntoTheScopesVaults", ["backup:CopyIntoBackupVault", "backup:DescribeBackupVault"], vaults),
-        _statement("SnapshotTheScopesDatabases", ["rds:CreateDBSnapshot"], [*databases, db_snapshots]),
+        _statement(
+            "SnapshotTheScopesDatabases",
+            ["rds:CreateDBClusterSnapshot", "rds:CreateDBSnapshot"],
+            [*databases, db_snapshots, cluster_snapshots],
+        ),
         _statement("ReadTheScopesDatabasesTags", ["rds:ListTagsForResource"], databases),
         # Tags only on a new snapshot (no Environment tag yet) or on the scope's own: re-tagging another scope's
         # snapshot as this scope's, to expire it below, is refused.
         _statement(
             "TagOnlyNewOrTheScopesDatabaseSnapshots",
             ["rds:AddTagsToResource", "rds:ListTagsForResource"],
-            db_snapshots,
+            [db_snapshots, cluster_snapshots],
             {"StringLikeIfExists": {f"aws:ResourceTag/{TAG_KEY}": names}},
         ),
         _statement("SnapshotTheScopesVolumes", ["ec2:CreateSnapshot"], f"{ec2}volume/*", environments),
@@ -700,8 +717,8 @@ def boundary_policy(own, images, account, region, partition="aws"):
         ),
         _statement(
             "ExpireOnlyTheScopesSnapshots",
-            ["ec2:DeleteSnapshot", "rds:DeleteDBSnapshot"],
-            [ebs_snapshots, db_snapshots],
+            ["ec2:DeleteSnapshot", "rds:DeleteDBClusterSnapshot", "rds:DeleteDBSnapshot"],
+            [ebs_snapshots, db_snapshots, cluster_snapshots],
             environments,
         ),
         # Snapshots of encrypted volumes and databases use their keys, through EC2 and RDS only.

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-DATABASE_LABELS = {"single": "MongoDB (single)", "replica": "MongoDB (replica)", "sharded": "MongoDB (sharded)"}
 MONITORING_LABELS = {False: "Basic", True: "Enhanced"}
 AUTO_SCALING_LABELS = {"none": "No", "limited": "Limited", "full": "Full"}
 ROUTE_OUT_LABELS = {
@@ -41,9 +40,47 @@ def _price(table: dict[str, float], key: str, what: str) -> float:
     return float(table[key])
 
 
-def database_instances(database: dict[str, Any], prices: dict[str, Any]) -> int:
-    count = int(prices["database_instances_per_topology"][database["topology"]])
-    return max(count, 2) if database.get("multi_az") else count
+def database_instances(database: dict[str, Any]) -> int:
+    """Instances of an instance-based database: one, or a primary and its replicas; PostgreSQL's multi-AZ standby
+    counts as one more."""
+    count = 1 + int(database.get("replicas", 1)) if database["topology"] == "replica" else 1
+    if database.get("engine", "postgres") == "postgres" and database.get("multi_az"):
+        count += 1
+    return count
+
+
+def database_label(database: dict[str, Any]) -> str:
+    """What runs: the engine, the seed's topology, the capacity ("MongoDB (replica) - DocumentDB 2x db.t3.medium")."""
+    topology = database["topology"]
+    if database.get("engine", "postgres") == "postgres":
+        return f"PostgreSQL ({topology}) - RDS {database_instances(database)}x {database['instance_class']}"
+    if topology == "sharded":
+        return (
+            f"MongoDB (sharded) - DocumentDB elastic, {database.get('shards', 2)} shards x "
+            f"{database.get('shard_capacity', 2)} vCPU x {database.get('shard_instances', 2)}"
+        )
+    return f"MongoDB ({topology}) - DocumentDB {database_instances(database)}x {database['instance_class']}"
+
+
+def database_cost(database: dict[str, Any], prices: dict[str, Any]) -> tuple[float, float]:
+    """(compute, storage and I/O) a month: RDS instances and allocated storage; DocumentDB instances, or an elastic
+    cluster's shard vCPUs, with the storage used (allocated_storage as the estimate) and its I/O."""
+    hours = float(prices["hours_per_month"])
+    storage = int(database["allocated_storage"])
+    if database.get("engine", "postgres") == "postgres":
+        hourly = _price(prices["database_hourly"], database["instance_class"], "RDS")
+        return database_instances(database) * hourly * hours, storage * float(prices["database_storage_gb_month"])
+    docdb = prices["docdb"]
+    used = storage * float(docdb["storage_gb_month"]) + float(docdb["io_millions_month"]) * float(docdb["io_million"])
+    if database["topology"] == "sharded":
+        vcpus = (
+            int(database.get("shards", 2))
+            * int(database.get("shard_capacity", 2))
+            * int(database.get("shard_instances", 2))
+        )
+        return vcpus * float(docdb["elastic_shard_vcpu_hourly"]) * hours, used
+    hourly = _price(docdb["instance_hourly"], database["instance_class"], "DocumentDB")
+    return database_instances(database) * hourly * hours, used
 
 
 def route_out_cost(settings: dict[str, Any], prices: dict[str, Any]) -> float:
@@ -66,13 +103,13 @@ def monthly_cost(settings: dict[str, Any], prices: dict[str, Any]) -> dict[str, 
     hours = float(prices["hours_per_month"])
     config, database = settings["env_config"], settings["database"]
     instances = int(config["desired_capacity"])
-    db_instances = database_instances(database, prices)
+    database_compute, database_storage = database_cost(database, prices)
     monitored = bool(settings.get("monitoring_enabled"))
     items = {
         "ec2": instances * _price(prices["ec2_hourly"], config["instance_type"], "EC2") * hours,
         "ebs": instances * float(prices["ecs_root_volume_gb"]) * float(prices["ebs_gp3_gb_month"]),
-        "database": db_instances * _price(prices["database_hourly"], database["instance_class"], "database") * hours,
-        "database_storage": int(database["allocated_storage"]) * float(prices["database_storage_gb_month"]),
+        "database": database_compute,
+        "database_storage": database_storage,
         "route_out": route_out_cost(settings, prices),
         "alb": (float(prices["alb_hourly"]) + float(prices["alb_lcu_hourly"]) * float(prices["alb_lcus"])) * hours,
         "cloudwatch": (
@@ -102,7 +139,7 @@ def matrix(environments: dict[str, dict[str, Any]], order: list[str], prices: di
                 "environment": env,
                 "Instances": f"{config['desired_capacity']}x {config['instance_type']}",
                 "Route out": ROUTE_OUT_LABELS[settings["network_egress"]],
-                "Database": DATABASE_LABELS[database["topology"]],
+                "Database": database_label(database),
                 "Monitoring": MONITORING_LABELS[bool(settings.get("monitoring_enabled"))],
                 "Backups": f"{settings['backup_retention_days']} days"
                 if settings.get("backup_enabled")

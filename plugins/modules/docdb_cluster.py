@@ -406,7 +406,7 @@ def settled(cluster, gone):
 
 
 def wait_for(module, docdb, gone=False):
-    deadline = time.monotonic() + module.params["wait_timeout"]
+    deadline, polls = time.monotonic() + module.params["wait_timeout"], 0
     while True:
         cluster = read(docdb, module.params["identifier"])
         if settled(cluster, gone):
@@ -418,7 +418,8 @@ def wait_for(module, docdb, gone=False):
                 f"{module.params['wait_timeout']}s ({states})",
                 cluster=cluster or {},
             )
-        time.sleep(5)
+        time.sleep(min(5, 2**polls))  # 1, 2, 4, then every 5 seconds
+        polls += 1
 
 
 def run(module, docdb, done):

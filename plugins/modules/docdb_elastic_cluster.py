@@ -278,7 +278,7 @@ def expected(params, current, steps):
 
 
 def wait_until(module, what, poll):
-    deadline = time.monotonic() + module.params["wait_timeout"]
+    deadline, polls = time.monotonic() + module.params["wait_timeout"], 0
     while True:
         found, done = poll()
         if done:
@@ -289,7 +289,8 @@ def wait_until(module, what, poll):
                 f"{module.params['wait_timeout']}s",
                 cluster=found or {},
             )
-        time.sleep(5)
+        time.sleep(min(5, 2**polls))  # 1, 2, 4, then every 5 seconds
+        polls += 1
 
 
 def apply(module, elastic, current, steps, done):

@@ -59,8 +59,18 @@ options:
     type: int
     default: 3
   database:
-    description: An RDS instance to snapshot as well, and whose Stageflow release snapshots are pruned by the same rule.
+    description:
+      - A database to snapshot as well, and whose Stageflow release snapshots are pruned by the same rule; of the kind
+        O(database_kind).
     type: str
+  database_kind:
+    description:
+      - What O(database) is. V(instance) is an RDS instance (a DB snapshot), V(docdb) an Amazon DocumentDB cluster (a
+        cluster snapshot), V(docdb-elastic) a DocumentDB elastic cluster by name (an elastic cluster snapshot, its name
+        lowercase and at most 63 characters).
+    type: str
+    choices: [instance, docdb, docdb-elastic]
+    default: instance
   tags:
     description: More tags for the snapshots.
     type: dict
@@ -116,8 +126,8 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.transformation import ansible_dict_to_boto3_filter_list
+from ansible_collections.stageflow.aws.plugins.module_utils._docdb import snapshots as database_snapshots
 from ansible_collections.stageflow.aws.plugins.module_utils._ec2 import api
-from ansible_collections.stageflow.aws.plugins.module_utils._rds import api as rds_api
 
 
 def prune_plan(snapshots, retention_days, keep_at_least, now, source="VolumeId", started="StartTime"):
@@ -138,11 +148,6 @@ def prune_plan(snapshots, retention_days, keep_at_least, now, source="VolumeId",
     return doomed
 
 
-def release_snapshots_of(snapshots):
-    """The database snapshots a release took (tagged StageflowPromotion by this module or the release role)."""
-    return [s for s in snapshots if any(t.get("Key") == "StageflowPromotion" for t in s.get("TagList") or [])]
-
-
 def main():
     module = AnsibleAWSModule(
         argument_spec=dict(
@@ -156,6 +161,7 @@ def main():
             retention_days=dict(type="int", default=0),
             keep_at_least=dict(type="int", default=3),
             database=dict(type="str"),
+            database_kind=dict(type="str", choices=list(database_snapshots.KINDS), default="instance"),
             tags=dict(type="dict", default={}),
         ),
         supports_check_mode=True,
@@ -181,15 +187,16 @@ def main():
         )
         now = datetime.datetime.now(datetime.timezone.utc)
         doomed = prune_plan(ours, p["retention_days"], p["keep_at_least"], now)
-        rds = module.client("rds") if p["database"] else None
+        kind = p["database_kind"]
+        rds = module.client(database_snapshots.client_name(kind)) if p["database"] else None
         database_doomed = (
             prune_plan(
-                release_snapshots_of(rds_api.describe_db_snapshots(rds, p["database"])),
+                database_snapshots.release_snapshots(rds, kind, p["database"]),
                 p["retention_days"],
                 p["keep_at_least"],
                 now,
-                source="DBInstanceIdentifier",
-                started="SnapshotCreateTime",
+                source="Source",
+                started="Started",
             )
             if rds
             else []
@@ -211,20 +218,16 @@ def main():
                     entry.update(snapshot_id=made["SnapshotId"], state=made["State"])
                 result["snapshots"].append(entry)
             if rds:
-                # Named after the database, so that a deployer's policy can name its environment's snapshots by ARN.
-                made = {"DBSnapshotIdentifier": f"{p['database']}-{p['promotion_id']}", "Status": "planned"}
+                name = database_snapshots.snapshot_name(kind, p["database"], p["promotion_id"])
+                made = {"snapshot_id": name, "status": "planned"}
                 if not module.check_mode:
-                    made = rds_api.create_db_snapshot(rds, p["database"], made["DBSnapshotIdentifier"], tags)
-                result["database_snapshot"] = {"snapshot_id": made["DBSnapshotIdentifier"], "status": made["Status"]}
+                    made = database_snapshots.create(rds, kind, p["database"], p["promotion_id"], tags)
+                result["database_snapshot"] = made
         for snap in database_doomed:
             if not module.check_mode:
-                rds_api.delete_db_snapshot(rds, snap["DBSnapshotIdentifier"])
+                database_snapshots.delete(rds, kind, snap["SnapshotId"])
             result["pruned"].append(
-                {
-                    "snapshot_id": snap["DBSnapshotIdentifier"],
-                    "database": snap["DBInstanceIdentifier"],
-                    "started": str(snap["SnapshotCreateTime"]),
-                }
+                {"snapshot_id": snap["SnapshotId"], "database": snap["Source"], "started": str(snap["Started"])}
             )
         for snap in doomed:
             if not module.check_mode:

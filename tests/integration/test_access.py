@@ -140,9 +140,17 @@ def test_the_non_prod_deployer_releases_to_dev_and_staging_and_cannot_touch_prod
             TableName="prod-movie-app-deploy-locks", Item={"environment": {"S": "prod"}}
         )
     )
+    # prod's database is a DocumentDB elastic cluster, known by an ARN AWS picks: the policies tell it by its tags.
+    (prod_database,) = [
+        c["clusterArn"]
+        for c in envs.client("docdb-elastic").list_clusters()["clusters"]
+        if c["clusterName"] == "prod-movie-app-db"
+    ]
+    denied(lambda: nonprod.client("docdb-elastic").delete_cluster(clusterArn=prod_database))
+    denied(lambda: nonprod.client("docdb-elastic").update_cluster(clusterArn=prod_database, shardCount=1))
     denied(
-        lambda: nonprod.client("rds").delete_db_instance(
-            DBInstanceIdentifier="prod-movie-app-db", SkipFinalSnapshot=True
+        lambda: nonprod.client("docdb").create_db_cluster_snapshot(
+            DBClusterIdentifier="prod-movie-app-db", DBClusterSnapshotIdentifier="prod-movie-app-db-taken"
         )
     )
     # Nor run prod's task definition (its execution role puts prod's secrets into the container) in its own cluster.
@@ -177,7 +185,7 @@ def test_the_non_prod_deployer_releases_to_dev_and_staging_and_cannot_touch_prod
     prod_after = live(envs, "prod")
     assert prod_after["weights"] == prod_before["weights"]
     assert prod_after["task_definition"] == prod_before["task_definition"]
-    assert envs.client("rds").describe_db_instances(DBInstanceIdentifier="prod-movie-app-db")["DBInstances"]
+    assert envs.client("docdb-elastic").get_cluster(clusterArn=prod_database)["cluster"]["status"] == "ACTIVE"
 
 
 def test_the_prod_deployer_promotes_staging_to_prod_and_cannot_change_staging(

@@ -5,6 +5,7 @@ and destroyed, every service read back from the cloud."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -210,6 +211,6 @@ def test_three_services_are_provisioned_released_in_order_and_destroyed(shop_clo
     for env in ("staging", "dev"):
         # Recovery points are kept on purpose: the database's final snapshot (docs/provisioning.md) and the snapshots
         # the releases took of the volumes and the database. Nothing else is.
-        assert [arn for arn in tagged(cloud, env) if ":snapshot:" not in arn and ":snapshot/" not in arn] == []
+        assert [arn for arn in tagged(cloud, env) if not re.search(r":(cluster-)?snapshot[:/]", arn)] == []
     assert cloud.client("ecr").describe_repositories()["repositories"] == []
     assert cloud.client("elbv2").describe_target_groups()["TargetGroups"] == []

@@ -11,6 +11,7 @@ import json
 import pytest
 
 from tests.conftest import Cloud
+from tests.integration.releases import live
 
 pytestmark = pytest.mark.slow
 ZONES = ["us-east-1a", "us-east-1b"]
@@ -24,12 +25,35 @@ def secret_of(cloud: Cloud, env: str) -> dict:
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
 def test_the_database_is_created_with_the_password_kept_in_secrets_manager(envs: Cloud, env: str) -> None:
+    """Each environment's MongoDB-compatible database (dev and staging a DocumentDB cluster, prod an elastic one) was
+    created with the password Secrets Manager keeps, and the server container gets its connection string as
+    MONGODB_URI: TLS, the cluster's endpoint, the replica set where there is one."""
     kept = secret_of(envs, env)
-    assert len(kept["password"]) == 32
-    instance = envs.client("rds").describe_db_instances(DBInstanceIdentifier=f"{env}-movie-app-db")["DBInstances"][0]
-    assert instance["MasterUsername"] == kept["username"]
-    created_with = envs.control.master_password_sha256(f"{env}-movie-app-db")
+    assert len(kept["password"]) == 32 and kept["username"] == "movieapp"
+    name = f"{env}-movie-app-db"
+    if env == "prod":
+        (listed,) = [c for c in envs.client("docdb-elastic").list_clusters()["clusters"] if c["clusterName"] == name]
+        cluster = envs.client("docdb-elastic").get_cluster(clusterArn=listed["clusterArn"])["cluster"]
+        user, endpoint, replica_set = cluster["adminUserName"], cluster["clusterEndpoint"], ""
+    else:
+        cluster = envs.client("docdb").describe_db_clusters(DBClusterIdentifier=name)["DBClusters"][0]
+        user, endpoint, replica_set = cluster["MasterUsername"], cluster["Endpoint"], "&replicaSet=rs0"
+    assert user == kept["username"]
+    created_with = envs.control.master_password_sha256(name)
     assert created_with == hashlib.sha256(kept["password"].encode()).hexdigest()
+    secrets = envs.client("secretsmanager")
+    uri_arn = secrets.describe_secret(SecretId=f"stageflow/{env}/movie-app/mongodb-uri")["ARN"]
+    uri = secrets.get_secret_value(SecretId=uri_arn)["SecretString"]
+    assert uri.startswith(f"mongodb://movieapp:{kept['password']}@{endpoint}:27017/movieapp_{env}?tls=true&")
+    assert replica_set in uri and "retryWrites=false" in uri
+    assert ("readPreference=secondaryPreferred" in uri) == (env == "staging")
+    definition = envs.client("ecs").describe_task_definition(taskDefinition=live(envs, env)["task_definition"])
+    definition = definition["taskDefinition"]
+    server = next(c for c in definition["containerDefinitions"] if c["name"] == "server")
+    assert {s["name"]: s["valueFrom"] for s in server["secrets"]} == {
+        "DATABASE_CREDENTIALS": kept["arn"],
+        "MONGODB_URI": uri_arn,
+    }
 
 
 @pytest.mark.parametrize(("env", "nat_zones"), [("dev", ZONES[:1]), ("staging", ZONES[:1]), ("prod", ZONES)])
@@ -65,7 +89,10 @@ def test_the_execution_role_reads_exactly_its_environments_secret(envs: Cloud, e
             "Sid": "ReadThisEnvironmentsSecrets",
             "Effect": "Allow",
             "Action": ["secretsmanager:GetSecretValue"],
-            "Resource": [secret_of(envs, env)["arn"]],
+            "Resource": [
+                secret_of(envs, env)["arn"],
+                envs.client("secretsmanager").describe_secret(SecretId=f"stageflow/{env}/movie-app/mongodb-uri")["ARN"],
+            ],
         }
     ]
     # The services' tasks, which read that secret and pull from ECR through the NAT gateway, run.
@@ -106,12 +133,18 @@ def test_the_backup_plan_selects_the_environments_database_and_volumes_by_tag(
     plan = plans[f"{env}-movie-app"]["BackupPlanId"]
     (listed,) = backup.list_backup_selections(BackupPlanId=plan)["BackupSelectionsList"]
     selection = backup.get_backup_selection(BackupPlanId=plan, SelectionId=listed["SelectionId"])["BackupSelection"]
-    assert sorted(selection["Resources"]) == ["arn:aws:ec2:*:*:volume/*", "arn:aws:rds:*:*:db:*"]
-    # It backs up what it should: the environment's database and volumes; and nothing of the other environments'.
-    rds, ec2 = envs.client("rds"), envs.client("ec2")
-    for other in ("dev", "staging", "prod"):
-        database = rds.describe_db_instances(DBInstanceIdentifier=f"{other}-movie-app-db")["DBInstances"][0]
-        tags = {t["Key"]: t["Value"] for t in database.get("TagList", [])}
+    assert sorted(selection["Resources"]) == [
+        "arn:aws:ec2:*:*:volume/*",
+        "arn:aws:rds:*:*:cluster:*",
+        "arn:aws:rds:*:*:db:*",
+    ]
+    # It backs up what it should: the environment's DocumentDB cluster and volumes; and nothing of the other
+    # environments'. (prod's elastic cluster keeps its own automated backups: AWS Backup does not take them.)
+    rds, ec2 = envs.client("docdb"), envs.client("ec2")
+    for other in ("dev", "staging"):
+        database = rds.describe_db_clusters(DBClusterIdentifier=f"{other}-movie-app-db")["DBClusters"][0]
+        listed = rds.list_tags_for_resource(ResourceName=database["DBClusterArn"])["TagList"]
+        tags = {t["Key"]: t["Value"] for t in listed}
         assert selected(selection, tags) == (other == env), (other, tags)
     volumes = ec2.describe_volumes(Filters=[{"Name": "tag:Environment", "Values": [env]}])["Volumes"]
     assert volumes and all(selected(selection, {t["Key"]: t["Value"] for t in v["Tags"]}) for v in volumes)

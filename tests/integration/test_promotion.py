@@ -115,8 +115,11 @@ def test_promotion_by_digest_through_blue_green_and_canary(envs: Cloud, tmp_path
     )["Snapshots"]
     volumes = envs.client("ec2").describe_volumes(Filters=[{"Name": "tag:Environment", "Values": ["prod"]}])["Volumes"]
     assert volumes and sorted(s["VolumeId"] for s in snaps) == sorted(v["VolumeId"] for v in volumes)
-    snapshot = f"prod-movie-app-db-{record['id']}"
-    assert envs.client("rds").describe_db_snapshots(DBSnapshotIdentifier=snapshot)["DBSnapshots"]
+    # prod's database is an elastic cluster: its snapshot's name is lowercase.
+    elastic = envs.client("docdb-elastic")
+    (cluster,) = [c for c in elastic.list_clusters()["clusters"] if c["clusterName"] == "prod-movie-app-db"]
+    names = [s["snapshotName"] for s in elastic.list_cluster_snapshots(clusterArn=cluster["clusterArn"])["snapshots"]]
+    assert f"prod-movie-app-db-{record['id']}".lower() in names
     # The images prod references are protected from the source repository's lifecycle policy.
     tags = envs.client("ecr").describe_images(
         repositoryName="dev-movie-app-server-repo", imageIds=[{"imageDigest": v1["server"]}]
@@ -389,7 +392,7 @@ def test_pruning_keeps_a_completed_snapshot_while_the_releases_own_is_still_bein
     taken, the newest completed one of each volume and of the database is kept, however old."""
     ssm, name = envs.client("ssm"), "/stageflow/staging/movie-app/snapshot-policy"
     kept = ssm.get_parameter(Name=name)["Parameter"]["Value"]
-    ec2, rds = envs.client("ec2"), envs.client("rds")
+    ec2, docdb = envs.client("ec2"), envs.client("docdb")
 
     def release_snapshots() -> tuple[dict[str, list[str]], list[str]]:
         """Staging's release snapshots: the states of each volume's, and of the database's."""
@@ -402,12 +405,16 @@ def test_pruning_keeps_a_completed_snapshot_while_the_releases_own_is_still_bein
             ],
         )["Snapshots"]:
             volumes.setdefault(snap["VolumeId"], []).append(snap["State"])
+        snapshots = docdb.describe_db_cluster_snapshots(
+            DBClusterIdentifier="staging-movie-app-db", SnapshotType="manual"
+        )
         database = [
             s["Status"]
-            for s in rds.describe_db_snapshots(DBInstanceIdentifier="staging-movie-app-db", SnapshotType="manual")[
-                "DBSnapshots"
-            ]
-            if any(t["Key"] == "StageflowPromotion" for t in s.get("TagList", []))
+            for s in snapshots["DBClusterSnapshots"]
+            if any(
+                t["Key"] == "StageflowPromotion"
+                for t in docdb.list_tags_for_resource(ResourceName=s["DBClusterSnapshotArn"])["TagList"]
+            )
         ]
         return volumes, database
 

@@ -156,12 +156,10 @@ def test_a_provisioned_environment_plans_no_change_and_matches_its_settings(dev:
     service = ecs.describe_services(cluster="dev-movie-app-cluster", services=["dev-movie-app-service"])["services"][0]
     assert service["desiredCount"] == 1
     assert service["deploymentConfiguration"]["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
-    assert (
-        cloud.client("rds").describe_db_instances(DBInstanceIdentifier="dev-movie-app-db")["DBInstances"][0][
-            "DBInstanceClass"
-        ]
-        == "db.t3.micro"
-    )
+    (database,) = cloud.client("docdb").describe_db_instances(
+        Filters=[{"Name": "db-cluster-id", "Values": ["dev-movie-app-db"]}]
+    )["DBInstances"]
+    assert (database["Engine"], database["DBInstanceClass"]) == ("docdb", "db.t3.medium")
 
 
 def test_drift_is_reported_and_a_rerun_converges_keeping_the_weights(dev: Cloud, tmp_path: Path) -> None:

@@ -45,15 +45,18 @@ def test_a_confirmed_teardown_keeps_a_final_snapshot_and_deletes_the_data_stores
     teardown = ("-e", "env=staging", "-e", "provision_state=absent", "-e", "confirm_destroy=staging")
     must(cloud.playbook("playbooks/provision.yml", *teardown, timeout=900))
     calls = [f"{service}:{action}" for _started, _seconds, service, action in control.timings()]
-    snapshots = cloud.client("rds").describe_db_snapshots(DBInstanceIdentifier="staging-movie-app-db")["DBSnapshots"]
-    final = [s for s in snapshots if re.fullmatch(r"staging-movie-app-db-final-\d{14}", s["DBSnapshotIdentifier"])]
+    snapshots = cloud.client("docdb").describe_db_cluster_snapshots(DBClusterIdentifier="staging-movie-app-db")
+    snapshots = snapshots["DBClusterSnapshots"]
+    final = [
+        s for s in snapshots if re.fullmatch(r"staging-movie-app-db-final-\d{14}", s["DBClusterSnapshotIdentifier"])
+    ]
     assert len(final) == 1 and final[0]["Status"] == "available", snapshots
-    # What serves traffic goes first, then the database; the records, locks, reports and backups only after its final
-    # snapshot is complete; the network last.
+    # What serves traffic goes first, then the database (its replica and primary instances, then the cluster with its
+    # final snapshot); the records, locks, reports and backups only after it is gone; the network last.
     database = at(calls, "rds:DeleteDBInstance")
-    assert at(calls, "ecs:DeleteService", last=True) < database
+    assert at(calls, "ecs:DeleteService", last=True) < database < at(calls, "rds:DeleteDBCluster")
     assert at(calls, "elasticloadbalancing:DeleteLoadBalancer", last=True) < database
-    snapshot_complete = at(calls, "rds:DescribeDBSnapshots", last=True)
+    snapshot_complete = at(calls, "rds:DescribeDBClusters", last=True)
     assert snapshot_complete < at(calls, "dynamodb:DeleteTable") and snapshot_complete < at(
         calls, "backup:DELETE /backup-vaults/"
     )
@@ -61,7 +64,7 @@ def test_a_confirmed_teardown_keeps_a_final_snapshot_and_deletes_the_data_stores
         at(calls, "dynamodb:DeleteTable", last=True), at(calls, "backup:DELETE /backup-vaults/", last=True)
     ) < at(calls, "ec2:DeleteVpc")
     # Only the data kept on purpose: the final snapshot and the releases' EBS and RDS snapshots.
-    assert [arn for arn in tagged(cloud, "staging") if ":snapshot" not in arn] == []
+    assert [arn for arn in tagged(cloud, "staging") if not re.search(r":(cluster-)?snapshot[:/]", arn)] == []
     # dev and prod are untouched.
     names = [lb["LoadBalancerName"] for lb in cloud.client("elbv2").describe_load_balancers()["LoadBalancers"]]
     assert sorted(names) == ["dev-movie-app-alb", "prod-movie-app-alb"]

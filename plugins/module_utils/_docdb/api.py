@@ -97,8 +97,12 @@ def remove_tags(docdb: Any, arn: str, keys: list[str]) -> None:
 
 
 @aws_retry
-def describe_subnet_group_zones(docdb: Any, name: str) -> list[str]:
-    group = docdb.describe_db_subnet_groups(DBSubnetGroupName=name)["DBSubnetGroups"][0]
+def describe_subnet_group_zones(docdb: Any, name: str) -> list[str] | None:
+    """The zones of a subnet group's subnets; None when there is no such group (yet: a check-mode plan)."""
+    try:
+        group = docdb.describe_db_subnet_groups(DBSubnetGroupName=name)["DBSubnetGroups"][0]
+    except is_boto3_error_code("DBSubnetGroupNotFoundFault"):
+        return None
     return sorted({s["SubnetAvailabilityZone"]["Name"] for s in group.get("Subnets") or []})
 
 
@@ -171,3 +175,8 @@ def elastic_tag(elastic: Any, arn: str, tags: dict[str, str]) -> None:
 @aws_retry
 def elastic_untag(elastic: Any, arn: str, keys: list[str]) -> None:
     elastic.untag_resource(resourceArn=arn, tagKeys=keys)
+
+
+@aws_retry
+def elastic_delete_snapshot(elastic: Any, arn: str) -> None:
+    elastic.delete_cluster_snapshot(snapshotArn=arn)

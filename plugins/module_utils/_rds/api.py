@@ -27,3 +27,30 @@ def create_db_snapshot(rds: Any, db_instance: str, snapshot_id: str, tags: dict[
 @aws_retry
 def delete_db_snapshot(rds: Any, snapshot_id: str) -> None:
     rds.delete_db_snapshot(DBSnapshotIdentifier=snapshot_id)
+
+
+@aws_retry
+def describe_db_cluster_snapshots(rds: Any, cluster: str) -> list[dict[str, Any]]:
+    pages = rds.get_paginator("describe_db_cluster_snapshots").paginate(
+        DBClusterIdentifier=cluster, SnapshotType="manual"
+    )
+    return pages.build_full_result()["DBClusterSnapshots"]
+
+
+@aws_retry
+def list_tags(rds: Any, arn: str) -> list[dict[str, str]]:
+    return rds.list_tags_for_resource(ResourceName=arn)["TagList"]
+
+
+@aws_retry
+def create_db_cluster_snapshot(rds: Any, cluster: str, snapshot_id: str, tags: dict[str, str]) -> dict[str, Any]:
+    return rds.create_db_cluster_snapshot(
+        DBClusterIdentifier=cluster,
+        DBClusterSnapshotIdentifier=snapshot_id,
+        Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+    )["DBClusterSnapshot"]
+
+
+@aws_retry
+def delete_db_cluster_snapshot(rds: Any, snapshot_id: str) -> None:
+    rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=snapshot_id)

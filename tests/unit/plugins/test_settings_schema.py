@@ -14,7 +14,7 @@ from ansible_collections.stageflow.aws.plugins.plugin_utils.settings_schema impo
 def test_the_schema_holds_the_environment_and_the_roles_own_settings() -> None:
     schema = settings_schema()
     assert schema["bake_seconds"]["type"] == "int"
-    assert schema["database_engine"]["choices"] == ["postgres"]
+    assert schema["database_engine"]["choices"] == ["docdb", "postgres"]
     assert envs.ranges_of(schema)["release_wait_timeout"] == (0, 86400)
     # A role's option is never required of an environment (its role's defaults give it).
     assert "required" not in schema["release_kind"]

@@ -99,11 +99,25 @@ def test_matrix_rows_follow_the_seed_and_costs_add_up() -> None:
     assert data["environments"] == ["dev", "staging", "prod"]
     dev, staging, prod = data["columns"]
     assert [c["Instances"] for c in data["columns"]] == ["1x t3.micro", "2x t3.small", "3x t3.medium"]
-    assert [c["Database"] for c in data["columns"]] == ["MongoDB (single)", "MongoDB (replica)", "MongoDB (sharded)"]
+    assert [c["Database"] for c in data["columns"]] == [
+        "MongoDB (single) - DocumentDB 1x db.t3.medium",
+        "MongoDB (replica) - DocumentDB 2x db.t3.medium",
+        "MongoDB (sharded) - DocumentDB elastic, 2 shards x 2 vCPU x 2",
+    ]
     assert [c["SSL/HTTPS"] for c in data["columns"]] == ["No", "Yes", "Yes"]
     assert [c["Auto-scaling"] for c in data["columns"]] == ["No", "Limited", "Full"]
     assert dev["cost_items"]["ec2"] == round(0.0104 * 730, 2)
-    assert prod["cost_items"]["database"] == round(3 * 0.072 * 730, 2)
+    # DocumentDB: dev one db.t3.medium, staging two; prod's elastic cluster 2 shards x 2 vCPUs x 2 instances.
+    assert dev["cost_items"]["database"] == round(0.078 * 730, 2)
+    assert staging["cost_items"]["database"] == round(2 * 0.078 * 730, 2)
+    assert prod["cost_items"]["database"] == round(8 * 0.0514 * 730, 2)
+    assert prod["cost_items"]["database_storage"] == round(100 * 0.10 + 10 * 0.20, 2)
+    # PostgreSQL, for an application that needs SQL: RDS's price, a standby for multi-AZ.
+    postgres = {**seed_settings("prod"), "database": {**seed_settings("prod")["database"], "engine": "postgres"}}
+    postgres["database"]["topology"] = "replica"
+    (column,) = matrix.matrix({"prod": postgres}, ["prod"], PRICES)["columns"]
+    assert column["Database"] == "PostgreSQL (replica) - RDS 3x db.t3.medium"
+    assert column["cost_items"]["database"] == round(3 * 0.072 * 730, 2)
     # Route out: one NAT gateway in dev and staging, one per zone (2) in prod, each with its public IPv4 address, and
     # 20 GB a month through them.
     assert [c["Route out"] for c in data["columns"]] == ["NAT gateway (1)", "NAT gateway (1)", "NAT gateway per zone"]

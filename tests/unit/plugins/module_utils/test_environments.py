@@ -370,3 +370,67 @@ def test_an_environment_whose_name_starts_with_anothers_and_a_hyphen_is_refused(
     assert envs.check_name_prefixes(["dev", "staging", "prod"]) == []
     [error] = envs.check_name_prefixes(["dev", "dev-eu", "prod"])
     assert error.startswith("environment 'dev-eu' starts with 'dev-', another environment's name and a hyphen")
+
+
+@pytest.mark.parametrize(
+    ("env", "changes", "said"),
+    [
+        (
+            "prod",
+            {"engine": "postgres"},
+            "environment 'prod': setting 'database.topology' is 'sharded' with engine postgres; allowed: single or "
+            "replica for postgres, or engine docdb for sharded (a DocumentDB elastic cluster)",
+        ),
+        (
+            "dev",
+            {"instance_class": "db.t3.micro"},
+            "environment 'dev': setting 'database.instance_class' is 'db.t3.micro', which DocumentDB does not offer; "
+            "allowed: db.t3.medium, db.t4g.medium, db.r5.*, db.r6g.*, db.r6gd.* or db.r8g.* (large to 16xlarge)",
+        ),
+        (
+            "prod",
+            {"shards": 33},
+            "environment 'prod': setting 'database.shards' is 33; allowed: 1..32 with engine docdb",
+        ),
+        (
+            "prod",
+            {"shard_capacity": 3},
+            "environment 'prod': setting 'database.shard_capacity' is 3; allowed: 2, 4, 8, 16, 32 or 64 (vCPUs per "
+            "shard)",
+        ),
+        (
+            "staging",
+            {"replicas": 16},
+            "environment 'staging': setting 'database.replicas' is 16; allowed: 1..15 with engine docdb",
+        ),
+        (
+            "staging",
+            {"backup_retention": 0},
+            "environment 'staging': setting 'database.backup_retention' is 0; allowed: 1..35 with engine docdb",
+        ),
+        (
+            "dev",
+            {"multi_az": True},
+            "environment 'dev': setting 'database.multi_az' is true with topology single; a DocumentDB single database "
+            "has no second zone. Allowed: topology replica, or sharded with shard_instances of 2 or more, or multi_az "
+            "false",
+        ),
+    ],
+    ids=["sharded-postgres", "docdb-micro", "shards", "shard-capacity", "replicas", "retention", "multi-az-single"],
+)
+def test_a_database_the_engine_cannot_provide_is_refused_naming_the_setting_and_what_is_allowed(
+    inventory, env: str, changes: dict, said: str
+) -> None:
+    inventory[env]["database"].update(changes)
+    errors, _facts = run(inventory)
+    assert said in errors, errors
+
+
+def test_a_postgres_environment_hands_no_container_a_mongodb_uri(inventory) -> None:
+    inventory["dev"]["database"]["engine"] = "postgres"
+    inventory["dev"]["database"]["instance_class"] = "db.t3.micro"
+    errors, _facts = run(inventory)
+    assert errors == [
+        "environment 'dev': setting 'application_services' hands a container the secret source mongodb_uri, but the "
+        "database's engine is postgres; allowed: database (its credentials), or engine docdb"
+    ]

@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 from ansible.module_utils.testing import patch_module_args
+from ansible_collections.stageflow.aws.plugins.module_utils._docdb import snapshots as database_snapshots
 from ansible_collections.stageflow.aws.plugins.modules import volume_snapshot
 from moto import mock_aws
 
@@ -61,9 +62,28 @@ def test_database_release_snapshots_are_pruned_by_the_same_rule() -> None:
 
     snapshots = [db("r-1", 40), db("r-2", 50), db("r-3", 60), db("r-4", 70), db("r-5", 1, "creating")]
     snapshots += [db("prod-db-final-20250101000000", 300, release=False)]  # a teardown's: never Stageflow's to prune
-    mine = volume_snapshot.release_snapshots_of(snapshots)
-    doomed = volume_snapshot.prune_plan(mine, 30, 3, NOW, source="DBInstanceIdentifier", started="SnapshotCreateTime")
-    assert [s["DBSnapshotIdentifier"] for s in doomed] == ["r-4"]
+    mine = database_snapshots.release_snapshots(_Listing("DBSnapshots", snapshots), "instance", "prod-db")
+    doomed = volume_snapshot.prune_plan(mine, 30, 3, NOW, source="Source", started="Started")
+    assert [s["SnapshotId"] for s in doomed] == ["r-4"]
+
+
+class _Listing:
+    """A client whose one paginator lists `items` under `key`, as RDS's DescribeDBSnapshots does."""
+
+    def __init__(self, key: str, items: list[dict[str, Any]]) -> None:
+        self.key, self.items = key, items
+
+    def get_paginator(self, name: str) -> Any:
+        listing = self
+
+        class Pages:
+            def paginate(self, **kwargs: Any) -> Any:
+                return self
+
+            def build_full_result(self) -> dict[str, Any]:
+                return {listing.key: listing.items}
+
+        return Pages()
 
 
 @pytest.fixture
