@@ -17,6 +17,8 @@ from moto.ec2.models import ec2_backends
 from moto.ec2.models.elastic_block_store import EBSBackend
 from moto.rds.models import RDSBackend, rds_backends
 
+from . import docdb_elastic
+
 _STATE = {"pending": False}
 
 
@@ -78,7 +80,7 @@ def age(days: float) -> int:
         for snapshot in [*backend.database_snapshots.values(), *backend.cluster_snapshots.values()]:
             snapshot.created -= delta
             moved += 1
-    return moved
+    return moved + docdb_elastic.emulator.age_snapshots(delta)
 
 
 def reset() -> None:

@@ -3,7 +3,8 @@
 DocumentDB shares RDS's API (the `docdb` client signs as `rds` and calls the same actions, version 2014-10-31) and
 its clusters behave as Aurora's: storage belongs to the cluster, instances join it with DBClusterIdentifier, one is
 the writer. moto models those clusters for Aurora and Neptune; this adds `docdb` to the engines it accepts, with
-DocumentDB's defaults: engine version 5.0.0, port 27017, the parameter group `default.docdb5.0`. The requests AWS
+DocumentDB's defaults: the newest engine version (8.0.0: CreateDBCluster's EngineVersion "defaults to the newest
+available"), port 27017, the engine's default parameter group (`default.docdb8.0`, `default.docdb5.0`). The requests AWS
 refuses for DocumentDB (instance classes it does not offer, passwords it does not take) are in strict.py.
 docs/localcloud.md ("DocumentDB") names the AWS source of each behaviour.
 """
@@ -17,9 +18,8 @@ from moto.rds import models as rds_models
 from moto.rds import utils as rds_utils
 
 ENGINE = "docdb"
-ENGINE_VERSION = "5.0.0"  # CreateDBCluster's default for docdb (DocumentDB 5.0)
+ENGINE_VERSION = "8.0.0"  # CreateDBCluster's default: the newest available
 PORT = 27017
-PARAMETER_GROUP = "default.docdb5.0"
 
 
 def _with_docdb(original: Any, value: Any) -> Any:
@@ -54,6 +54,6 @@ def install() -> None:
     def cluster_init(self: Any, *args: Any, **kwargs: Any) -> None:
         original_init(self, *args, **kwargs)
         if self.engine == ENGINE and self.parameter_group == "default.aurora8.0":
-            self.parameter_group = PARAMETER_GROUP
+            self.parameter_group = f"default.docdb{str(self.engine_version).split('.', maxsplit=1)[0]}.0"
 
     cluster.__init__ = cluster_init

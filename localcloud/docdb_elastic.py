@@ -362,6 +362,14 @@ class DocdbElastic:
             found.tags.pop(key, None)
         return {}
 
+    def age_snapshots(self, delta: Any) -> int:
+        """Move every snapshot's creation time `delta` (a timedelta) back; how many were moved."""
+        with self._lock:
+            for snapshot in self.snapshots.values():
+                taken = datetime.strptime(snapshot.created, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+                snapshot.created = (taken - delta).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            return len(self.snapshots)
+
     def tags_of(self, arn: str) -> dict[str, str]:
         """A cluster's or snapshot's tags, for the authorizer's aws:ResourceTag; empty when there is none."""
         with self._lock:

@@ -209,14 +209,21 @@ def docdb_create_cluster(call: Call) -> Refusal | None:
     return _docdb_password(params) or _rds_identifier(call, "DBClusterIdentifier")
 
 
-def docdb_modify_cluster(call: Call) -> Refusal | None:
+def _rds_cluster(call: Call, identifier: str) -> Any:
+    """The cluster moto holds under `identifier` for this call's account and region, or None."""
     from moto.rds.models import rds_backends
 
     scope = _SCOPE.search(call.environ.get("HTTP_AUTHORIZATION", ""))
-    if scope is None or "MasterUserPassword" not in call.params:
+    if scope is None:
         return None
     backend = rds_backends[_account(call.environ, scope.group(1))][scope.group(2)]
-    cluster = backend.clusters.get(str(call.params.get("DBClusterIdentifier", "")).lower())
+    return backend.clusters.get(str(identifier or "").lower())
+
+
+def docdb_modify_cluster(call: Call) -> Refusal | None:
+    if "MasterUserPassword" not in call.params:
+        return None
+    cluster = _rds_cluster(call, call.params.get("DBClusterIdentifier", ""))
     return _docdb_password(call.params) if cluster is not None and cluster.engine == "docdb" else None
 
 
@@ -247,10 +254,12 @@ def db_instance(call: Call) -> Refusal | None:
         return Refusal("InvalidParameterValue", "The parameter DBClusterIdentifier must be provided for engine docdb.")
     instance_class = params.get("DBInstanceClass", "")
     if not DOCDB_INSTANCE_CLASS.fullmatch(instance_class):
+        cluster = _rds_cluster(call, params["DBClusterIdentifier"])
+        version = getattr(cluster, "engine_version", None) or "8.0.0"
         return Refusal(
             "InvalidParameterCombination",
             "RDS does not support creating a DB instance with the following combination: "
-            f"DBInstanceClass={instance_class}, Engine=docdb, EngineVersion=5.0.0, LicenseModel=na. For supported "
+            f"DBInstanceClass={instance_class}, Engine=docdb, EngineVersion={version}, LicenseModel=na. For supported "
             "combinations of instance class and database engine version, see the documentation.",
         )
     return _rds_identifier(call, "DBInstanceIdentifier")

@@ -211,6 +211,19 @@ def record() -> dict[str, set[str]]:
         paused.wait(timeout=300)
         note("promote")
         run("unlock", "-e", "env=staging", "-e", '{"reason": "recording"}', ok=False)
+        # Release snapshots past the snapshot policy's retention are pruned: the volumes', a DocumentDB cluster's and an
+        # elastic cluster's.
+        ssm = boto3.client(
+            "ssm", endpoint_url=url, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
+        )
+        for env in ("staging", "prod"):
+            policy = json.dumps({"retention_days": 1, "keep_at_least": 1})
+            ssm.put_parameter(Name=f"/stageflow/{env}/movie-app/snapshot-policy", Value=policy, Overwrite=True)
+        control.age_data_snapshots(10)
+        build("v3")
+        run("deploy", "-e", "env=dev", "-e", "version=v3")
+        run("promote", "-e", "source=dev")
+        run("promote", "-e", "source=staging")
         run("history")
         run("status")
         run("status", "-e", "format=html", "-e", "env=prod")

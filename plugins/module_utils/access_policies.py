@@ -43,6 +43,8 @@ CREATES = {
     "application-autoscaling:RegisterScalableTarget": ("ScalableTarget",),
     "backup:CreateBackupPlan": ("backupPlan",),
     "docdb-elastic:CreateCluster": (),
+    # The reference names both the cluster (tagged) and the new snapshot (not yet): the snapshot is a create's.
+    "docdb-elastic:CreateClusterSnapshot": ("cluster-snapshot",),
     "ec2:AllocateAddress": ("elastic-ip",),
     "ec2:AuthorizeSecurityGroupIngress": ("security-group-rule",),
     "ec2:CreateInternetGateway": ("internet-gateway",),
@@ -66,6 +68,7 @@ ID_ARNS = {
     ("ec2", "image"): "arn:{partition}:ec2:{region}::image/*",
     ("ec2", "snapshot"): "arn:{partition}:ec2:{region}::snapshot/*",
     ("backup", "backupPlan"): "arn:{partition}:backup:{region}:{account}:backup-plan:*",
+    ("docdb-elastic", "cluster-snapshot"): "arn:{partition}:docdb-elastic:{region}:{account}:cluster-snapshot/*",
     ("application-autoscaling", "ScalableTarget"): (
         "arn:{partition}:application-autoscaling:{region}:{account}:scalable-target/*"
     ),

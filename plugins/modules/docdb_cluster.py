@@ -298,6 +298,8 @@ def plan_modify(params, current, zones):
                     "reason": reason,
                 }
             )
+    # Readers change class before the writer, so that the writer's restart fails over to a resized reader.
+    steps.sort(key=lambda s: s["action"] == "modify_instance" and existing.get(s["instance"], {}).get("writer", False))
     managed = {f"{params['identifier']}-{n}" for n in range(1, 17)}
     surplus = sorted((n for n in existing if n in managed and n not in wanted), reverse=True)
     for name in surplus:
@@ -346,7 +348,7 @@ def expected(params, current, steps):
     return after
 
 
-def apply(docdb, params, steps, done):
+def apply(module, docdb, params, steps, done):
     tags = ansible_dict_to_boto3_tag_list(params["tags"] or {})
     identifier = params["identifier"]
     for step in steps:
@@ -359,6 +361,7 @@ def apply(docdb, params, steps, done):
                 "Port": params["port"],
                 "StorageEncrypted": params["storage_encrypted"],
                 "DeletionProtection": bool(params["deletion_protection"]),
+                "CopyTagsToSnapshot": True,  # the final and AWS Backup's snapshots carry the Environment tag
                 "Tags": tags,
             }
             optional = {
@@ -381,7 +384,10 @@ def apply(docdb, params, steps, done):
                 changes["MasterUserPassword"] = params["master_user_password"]
             api.modify_cluster(docdb, identifier, **changes)
         elif action == "modify_instance":
+            # One at a time, each available again before the next, so that the cluster keeps serving.
             api.modify_instance(docdb, step["instance"], step["instance_class"])
+            if params["wait"]:
+                wait_for(module, docdb)
         elif action == "delete_instance":
             api.delete_instance(docdb, step["instance"])
         elif action in ("tag", "untag"):
@@ -434,13 +440,19 @@ def run(module, docdb, done):
         if not params["skip_final_snapshot"]:
             stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
             snapshot = params["final_snapshot_identifier"] or f"{params['identifier']}-final-{stamp}"
+        # A run killed mid-deletion left instances or the cluster deleting: AWS refuses to delete them again, so
+        # this run waits for them instead.
         steps = [
             {"action": "delete_instance", "instance": i["identifier"], "reason": "state=absent"}
             for i in sorted(current["instances"], key=lambda i: i["writer"])
+            if i["status"] != "deleting"
         ]
-        steps.append({"action": "delete_cluster", "final_snapshot": snapshot, "reason": "state=absent"})
+        if current["status"] != "deleting":
+            steps.append({"action": "delete_cluster", "final_snapshot": snapshot, "reason": "state=absent"})
+        else:
+            snapshot = None  # the earlier run named the final snapshot
         if not module.check_mode:
-            apply(docdb, params, steps, done)
+            apply(module, docdb, params, steps, done)
             if params["wait"]:
                 wait_for(module, docdb, gone=True)
         return True, current, None, steps, snapshot
@@ -454,9 +466,13 @@ def run(module, docdb, done):
             f"only go to {sorted(set(zones))}; give availability_zones or a subnet group spanning two zones or more"
         )
     steps = plan_create(params, zones) if current is None else plan_modify(params, current, zones)
-    if not steps or module.check_mode:
+    if module.check_mode:
         return bool(steps), current, expected(params, current, steps), steps, None
-    apply(docdb, params, steps, done)
+    if not steps:
+        # Nothing to change; a cluster an earlier (killed) run left creating is waited for all the same.
+        settled_now = settled(current, gone=False)
+        return False, current, current if settled_now or not params["wait"] else wait_for(module, docdb), [], None
+    apply(module, docdb, params, steps, done)
     after = wait_for(module, docdb) if params["wait"] else read(docdb, params["identifier"])
     return True, current, after, steps, None
 
@@ -499,6 +515,7 @@ def main():
         ),
         supports_check_mode=True,
     )
+    module.params["identifier"] = module.params["identifier"].lower()  # as AWS stores it
     problems = validate(module.params)
     if problems:
         module.fail_json(msg="Invalid options: " + "; ".join(problems), problems=problems)

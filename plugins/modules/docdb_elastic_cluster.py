@@ -184,7 +184,12 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 from ansible_collections.stageflow.aws.plugins.module_utils._docdb import api
 from ansible_collections.stageflow.aws.plugins.module_utils._docdb.cluster import MASTER_USER, password_problem
-from ansible_collections.stageflow.aws.plugins.module_utils._docdb.elastic import NAME, PROTECTION_TAG, read
+from ansible_collections.stageflow.aws.plugins.module_utils._docdb.elastic import (
+    NAME,
+    PROTECTION_TAG,
+    final_snapshot_name,
+    read,
+)
 
 # option -> (the API's name, the bounds the API reference gives)
 SETTINGS = {
@@ -208,12 +213,20 @@ def validate(params):
             f"name {params['name']!r} must be 1 to 50 lowercase letters, digits or hyphens, begin with a letter, and "
             "neither end with a hyphen nor contain two consecutive hyphens"
         )
-    for option, (_, bounds) in SETTINGS.items():
+    for option, (_aws, bounds) in SETTINGS.items():
         value = params[option]
         if bounds and value is not None and not bounds[0] <= value <= bounds[1]:
             problems.append(f"{option} must be {bounds[0]} to {bounds[1]}, got {value}")
     if params["admin_user_name"] is not None and not MASTER_USER.fullmatch(params["admin_user_name"]):
         problems.append("admin_user_name must be 1 to 63 letters or digits and begin with a letter")
+    snapshot = params["final_snapshot_name"]
+    if snapshot is not None and not (
+        len(snapshot) <= 63 and NAME.fullmatch(snapshot[:50]) and NAME.fullmatch(snapshot[-50:])
+    ):
+        problems.append(
+            f"final_snapshot_name {snapshot!r} must be 1 to 63 lowercase letters, digits or hyphens, begin with a "
+            "letter, and neither end with a hyphen nor contain two consecutive hyphens"
+        )
     if params["auth_type"] == "PLAIN_TEXT":
         problem = password_problem("admin_user_password", params["admin_user_password"])
         if problem:
@@ -222,10 +235,14 @@ def validate(params):
 
 
 def wanted_tags(params, current_tags):
+    """The tags asked for, with the protection tag: deletion_protection's value, else the cluster's own (never purged
+    by tags that leave it out)."""
     tags = None if params["tags"] is None else dict(params["tags"])
     if params["deletion_protection"] is not None:
         tags = dict(current_tags if tags is None else tags)
         tags[PROTECTION_TAG] = str(params["deletion_protection"]).lower()
+    elif tags is not None and PROTECTION_TAG in current_tags:
+        tags.setdefault(PROTECTION_TAG, current_tags[PROTECTION_TAG])
     return tags
 
 
@@ -241,7 +258,7 @@ def plan_present(params, current):
         if params[option] is not None and params[option] != current[option]:
             raise PlanError(f"{option} cannot change on an existing cluster (it is {current[option]!r})")
     changes, reasons = {}, []
-    for option, (aws, _) in SETTINGS.items():
+    for option, (aws, _bounds) in SETTINGS.items():
         if params[option] is not None and params[option] != current[option]:
             changes[aws] = params[option]
             reasons.append(f"{option} is {current[option]}, asked {params[option]}")
@@ -306,7 +323,7 @@ def apply(module, elastic, current, steps, done):
                 "authType": params["auth_type"],
                 "tags": wanted_tags(params, {}) or {},
             }
-            for option, (aws, _) in SETTINGS.items():
+            for option, (aws, _bounds) in SETTINGS.items():
                 if params[option] is not None:
                     kwargs[aws] = params[option]
             for option, aws in (("subnet_ids", "subnetIds"), ("vpc_security_group_ids", "vpcSecurityGroupIds")):
@@ -345,12 +362,19 @@ def run(module, elastic, done):
             raise PlanError(
                 f"it is tagged {PROTECTION_TAG}=true; set deletion_protection false first. Nothing was removed"
             )
+        if current["status"] == "DELETING":  # a run killed mid-deletion: this one waits for it
+            if params["wait"] and not module.check_mode:
+                wait_until(module, "the cluster was not deleted", lambda: (None, read(elastic, params["name"]) is None))
+            return True, current, None, [], None
         if current["status"] != "ACTIVE":
             raise PlanError(f"it is {current['status']}, and AWS deletes only an ACTIVE cluster. Nothing was removed")
         steps, snapshot = [], None
         if not params["skip_final_snapshot"]:
             stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
-            snapshot = {"name": params["final_snapshot_name"] or f"{params['name']}-final-{stamp}", "arn": None}
+            snapshot = {
+                "name": params["final_snapshot_name"] or final_snapshot_name(params["name"], stamp),
+                "arn": None,
+            }
             steps.append({"action": "snapshot", "name": snapshot["name"], "reason": "the data is kept before deletion"})
         steps.append({"action": "delete", "reason": "state=absent"})
         if not module.check_mode:
@@ -362,20 +386,26 @@ def run(module, elastic, done):
         return True, current, None, steps, snapshot
 
     steps = plan_present(params, current)
-    if steps and current is not None and current["status"] != "ACTIVE":
-        raise PlanError(
-            f"it is {current['status']}, and AWS changes only an ACTIVE cluster; run again once it is ACTIVE"
-        )
-    if not steps or module.check_mode:
-        return bool(steps), current, expected(params, current, steps), steps, None
-    apply(module, elastic, current, steps, done)
-    if not params["wait"]:
-        return True, current, read(elastic, params["name"]), steps, None
 
     def active():
         cluster = read(elastic, params["name"])
         return cluster, bool(cluster and cluster["status"] == "ACTIVE")
 
+    busy = current is not None and current["status"] != "ACTIVE"
+    if steps and busy and not (module.check_mode or params["wait"]):
+        raise PlanError(
+            f"it is {current['status']}, and AWS changes only an ACTIVE cluster; run again once it is ACTIVE"
+        )
+    if module.check_mode:
+        return bool(steps), current, expected(params, current, steps), steps, None
+    if busy and params["wait"]:  # an earlier (killed) run's creation or update: wait for it before changing more
+        current = wait_until(module, f"the cluster stayed {current['status']}", active)
+        steps = plan_present(params, current)
+    if not steps:
+        return False, current, current, [], None
+    apply(module, elastic, current, steps, done)
+    if not params["wait"]:
+        return True, current, read(elastic, params["name"]), steps, None
     return True, current, wait_until(module, "the cluster did not become ACTIVE", active), steps, None
 
 

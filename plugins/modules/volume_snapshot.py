@@ -252,6 +252,8 @@ def main():
                         msg=f"snapshots of {env} not completed after {p['wait_timeout']}s: {states}", **result
                     )
                 time.sleep(5)
+    except database_snapshots.SnapshotError as exc:
+        module.fail_json(msg=f"the database of {env} could not be snapshotted: {exc}", **result)
     except (BotoCoreError, ClientError) as exc:
         module.fail_json_aws(exc, msg=f"the volumes or database of {env} could not be snapshotted or pruned", **result)
     if module._diff:

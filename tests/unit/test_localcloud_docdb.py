@@ -66,8 +66,17 @@ def test_plain_moto_refuses_documentdb_which_the_local_cloud_creates_with_docume
         assert error_of(lambda: create(client("docdb")))["Code"] == "InvalidParameterValue"
     docdb = client("docdb", url)
     cluster = create(docdb)
-    assert (cluster["Engine"], cluster["EngineVersion"], cluster["Port"]) == ("docdb", "5.0.0", 27017)
-    assert cluster["DBClusterParameterGroup"] == "default.docdb5.0"
+    # AWS's default engine version is the newest available; its parameter group is the version's default.
+    assert (cluster["Engine"], cluster["EngineVersion"], cluster["Port"]) == ("docdb", "8.0.0", 27017)
+    assert cluster["DBClusterParameterGroup"] == "default.docdb8.0"
+    pinned = docdb.create_db_cluster(
+        DBClusterIdentifier="pinned-db",
+        Engine="docdb",
+        EngineVersion="5.0.0",
+        MasterUsername="movieapp",
+        MasterUserPassword=PASSWORD,
+    )["DBCluster"]
+    assert (pinned["EngineVersion"], pinned["DBClusterParameterGroup"]) == ("5.0.0", "default.docdb5.0")
     docdb.create_db_instance(
         DBInstanceIdentifier="catalogue-db-1",
         DBClusterIdentifier="catalogue-db",
@@ -89,7 +98,7 @@ def test_plain_moto_refuses_documentdb_which_the_local_cloud_creates_with_docume
             {"action": "instance", "DBInstanceClass": "db.t3.micro"},
             "InvalidParameterCombination",
             "RDS does not support creating a DB instance with the following combination: DBInstanceClass=db.t3.micro, "
-            "Engine=docdb, EngineVersion=5.0.0, LicenseModel=na. For supported combinations of instance class and "
+            "Engine=docdb, EngineVersion=8.0.0, LicenseModel=na. For supported combinations of instance class and "
             "database engine version, see the documentation.",
         ),
         (

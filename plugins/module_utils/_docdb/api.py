@@ -109,10 +109,9 @@ def describe_subnet_group_zones(docdb: Any, name: str) -> list[str] | None:
 # -- elastic clusters -------------------------------------------------------------------------------------------------
 
 
-@aws_retry
 def elastic_find(elastic: Any, name: str) -> dict[str, Any] | None:
-    """The elastic cluster named `name` (GetCluster's view), or None."""
-    for listed in elastic.get_paginator("list_clusters").paginate().build_full_result().get("clusters", []):
+    """The elastic cluster named `name` (GetCluster's view), or None; each call retried on its own."""
+    for listed in elastic_list(elastic):
         if listed["clusterName"] == name:
             return elastic_get(elastic, listed["clusterArn"])
     return None

@@ -38,6 +38,21 @@ def view(cluster: dict[str, Any], tags: dict[str, str]) -> dict[str, Any]:
     }
 
 
+SNAPSHOT_NAME_LENGTH = 63
+
+
+def snapshot_name(base: str, suffix: str) -> str:
+    """`<base>-<suffix>` in lower case, as an elastic cluster snapshot's name must be: at most 63 characters, the base
+    shortened (and ended on a letter or digit) to make room for the suffix, which keeps the name unique."""
+    suffix = suffix.lower()
+    room = SNAPSHOT_NAME_LENGTH - len(suffix) - 1
+    return f"{base.lower()[:room].rstrip('-')}-{suffix}"
+
+
+def final_snapshot_name(cluster: str, stamp: str) -> str:
+    return snapshot_name(cluster, f"final-{stamp}")
+
+
 def read(elastic: Any, name: str) -> dict[str, Any] | None:
     cluster = api.elastic_find(elastic, name)
     return view(cluster, api.elastic_tags(elastic, cluster["clusterArn"])) if cluster else None

@@ -8,15 +8,20 @@ one, and deletes one."""
 from __future__ import annotations
 
 import datetime
-import hashlib
 from typing import Any
 
 from ansible_collections.stageflow.aws.plugins.module_utils._docdb import api as docdb_api
+from ansible_collections.stageflow.aws.plugins.module_utils._docdb import elastic
 from ansible_collections.stageflow.aws.plugins.module_utils._rds import api as rds_api
 
 KINDS = ("instance", "docdb", "docdb-elastic")
+
+
+class SnapshotError(Exception):
+    """The database cannot be snapshotted as asked."""
+
+
 RELEASE_TAG = "StageflowPromotion"
-ELASTIC_NAME_LENGTH = 63
 
 
 def client_name(kind: str) -> str:
@@ -38,13 +43,9 @@ def _when(value: Any) -> Any:
 def snapshot_name(kind: str, database: str, promotion_id: str) -> str:
     """Named after the database, so that a deployer's policy can name its environment's snapshots; an elastic
     cluster's snapshot names are lowercase and at most 63 characters."""
-    name = f"{database}-{promotion_id}"
     if kind != "docdb-elastic":
-        return name
-    name = name.lower()
-    if len(name) > ELASTIC_NAME_LENGTH:
-        name = name[: ELASTIC_NAME_LENGTH - 9] + "-" + hashlib.sha256(name.encode()).hexdigest()[:8]
-    return name
+        return f"{database}-{promotion_id}"
+    return elastic.snapshot_name(database, promotion_id)
 
 
 def release_snapshots(client: Any, kind: str, database: str) -> list[dict[str, Any]]:
@@ -92,8 +93,8 @@ def create(client: Any, kind: str, database: str, promotion_id: str, tags: dict[
         made = rds_api.create_db_cluster_snapshot(client, database, name, tags)
         return {"snapshot_id": made["DBClusterSnapshotIdentifier"], "status": made["Status"]}
     cluster = docdb_api.elastic_find(client, database)
-    if cluster is None:
-        return {}
+    if cluster is None:  # as RDS answers for a database that is not there: the release must not go on unprotected
+        raise SnapshotError(f"the elastic cluster {database} does not exist; it cannot be snapshotted")
     made = docdb_api.elastic_snapshot(client, cluster["clusterArn"], name, tags)
     return {"snapshot_id": made["snapshotArn"], "status": made["status"].lower()}
 

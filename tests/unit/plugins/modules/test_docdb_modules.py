@@ -131,7 +131,12 @@ def test_a_replica_set_is_planned_created_idempotent_scaled_and_deleted_with_a_f
     assert (again["changed"], again["plan"], writes(calls)) == (False, [], [])
 
     scaled = run(docdb_cluster, capsys, **{**wanted, "instances": 3, "instance_class": "db.r6g.large"})
-    assert [s["action"] for s in scaled["plan"]] == ["modify_instance", "modify_instance", "create_instance"]
+    # The reader changes class first, the writer last: the cluster keeps a writer while its instances restart.
+    assert [(s["action"], s["instance"]) for s in scaled["plan"]] == [
+        ("modify_instance", "staging-shop-db-2"),
+        ("create_instance", "staging-shop-db-3"),
+        ("modify_instance", "staging-shop-db-1"),
+    ]
     assert {i["instance_class"] for i in scaled["cluster"]["instances"]} == {"db.r6g.large"}
     assert scaled["diff"]["before"]["instances"] == {
         "staging-shop-db-1": "db.t3.medium",
@@ -161,7 +166,7 @@ def test_a_replica_set_is_planned_created_idempotent_scaled_and_deleted_with_a_f
         ({"instance_class": "db.t3.micro"}, "instance_class 'db.t3.micro' is not a DocumentDB instance class"),
         ({"instances": 17}, "instances must be 0 to 16"),
         ({"master_user_password": "p@ssword-1"}, "master_user_password must be 8 to 100 printable ASCII characters"),
-        ({"identifier": "Two--Hyphens"}, "identifier 'Two--Hyphens' must be 1 to 63 letters"),
+        ({"identifier": "Two--Hyphens"}, "identifier 'two--hyphens' must be 1 to 63 letters"),
         ({"backup_retention_period": 0}, "backup_retention_period must be 1 to 35 days, got 0"),
     ],
 )
@@ -238,3 +243,33 @@ def test_elastic_shard_settings_out_of_range_are_refused_before_any_call(
     result = run(docdb_elastic_cluster, capsys, name="prod-shop-db", shard_count=33, shard_instance_count=0)
     assert result["failed"] and calls == []
     assert result["problems"] == ["shard_count must be 1 to 32, got 33", "shard_instance_count must be 1 to 16, got 0"]
+
+
+def test_a_rerun_after_a_killed_deletion_waits_instead_of_deleting_again(
+    cloud: dict[str, Any], subnet_group: str, calls: list[str], capsys: pytest.CaptureFixture
+) -> None:
+    """A teardown killed after its delete calls leaves the cluster deleting; the next run must finish, not fail on
+    AWS's refusal to delete it twice."""
+    wanted = dict(
+        name="feature-x-shop-db",
+        shard_count=1,
+        shard_capacity=2,
+        admin_user_name="shop",
+        admin_user_password=PASSWORD,
+        wait_timeout=60,
+    )
+    run(docdb_elastic_cluster, capsys, **wanted)
+    arn = run(docdb_elastic_cluster_info, capsys, name="feature-x-shop-db")["clusters"][0]["arn"]
+    cloud["docdb-elastic"].delete_cluster(clusterArn=arn)  # the killed run's call
+    calls.clear()
+    rerun = run(docdb_elastic_cluster, capsys, name="feature-x-shop-db", state="absent", wait_timeout=60)
+    assert not rerun.get("failed") and "DeleteCluster" not in calls, rerun
+    assert run(docdb_elastic_cluster_info, capsys, name="feature-x-shop-db")["clusters"] == []
+
+
+def test_elastic_snapshot_names_fit_awss_63_characters() -> None:
+    from ansible_collections.stageflow.aws.plugins.module_utils._docdb import elastic
+
+    name = elastic.final_snapshot_name("feature-a-very-long-branch-name-movie-app-db", "20261128153000")
+    assert len(name) <= 63 and name.endswith("-final-20261128153000") and "--" not in name
+    assert elastic.NAME.fullmatch(name[:50])
