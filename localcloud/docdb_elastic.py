@@ -362,6 +362,15 @@ class DocdbElastic:
             found.tags.pop(key, None)
         return {}
 
+    def snapshot_state(self) -> tuple[dict[str, _Cluster], dict[str, _Snapshot]]:
+        """The clusters and snapshots, for a snapshot of the whole local cloud (localcloud/snapshots.py copies them)."""
+        with self._lock:
+            return self.clusters, self.snapshots
+
+    def restore_state(self, state: tuple[dict[str, _Cluster], dict[str, _Snapshot]]) -> None:
+        with self._lock:
+            self.clusters, self.snapshots = dict(state[0]), dict(state[1])
+
     def age_snapshots(self, delta: Any) -> int:
         """Move every snapshot's creation time `delta` (a timedelta) back; how many were moved."""
         with self._lock:

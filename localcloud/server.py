@@ -84,6 +84,21 @@ def _master_password_digest(identifier: str) -> str | None:
     return elastic_password_digest(identifier)
 
 
+class _AdditionsState:
+    """What a snapshot keeps besides moto's backends: the ECS emulator's targets and the elastic clusters."""
+
+    def __init__(self, emulator: EcsEmulator) -> None:
+        self.emulator = emulator
+
+    def snapshot_state(self) -> tuple[Any, Any]:
+        return self.emulator.snapshot_state(), docdb_elastic.snapshot_state()
+
+    def restore_state(self, state: Any) -> None:
+        ecs, elastic = state
+        self.emulator.restore_state(ecs)
+        docdb_elastic.restore_state(elastic)
+
+
 class LocalCloud:
     """Start, use and stop one local cloud. One per process: moto's state is global."""
 
@@ -97,7 +112,7 @@ class LocalCloud:
         self.settings = Settings(rollout_seconds=rollout_seconds)
         self.emulator = EcsEmulator(self.faults, self.settings)
         self.emulator.install()
-        self.snapshots = Snapshots(self.emulator)
+        self.snapshots = Snapshots(_AdditionsState(self.emulator))
         self.snapshot_dir = snapshot_dir  # where snapshots are exported to and imported from; None: neither
         self.authorizer = Authorizer()
         fidelity.install()

@@ -221,3 +221,30 @@ def test_elastic_calls_are_recorded_for_the_check_mode_tests(url: str) -> None:
     with urllib.request.urlopen(f"{url}/moto-api/recorder/download-recording") as answer:
         entries = [json.loads(line) for line in answer.read().decode().splitlines() if line.strip()]
     assert [(e["method"], e["url"].split("?")[0].rsplit("/", 1)[-1]) for e in entries] == [("GET", "clusters")]
+
+
+def test_elastic_clusters_are_in_the_local_clouds_snapshots_and_their_exports(tmp_path: Path) -> None:
+    """The test shards share a provisioning through an exported snapshot: prod's elastic cluster must travel with it."""
+    from localcloud.client import LocalCloudClient
+
+    made, imported = (
+        spawn("--rollout-seconds", "0", "--snapshot-dir", str(tmp_path), log_path=ROOT / ".localcloud-test-docdb.log")
+        for _ in range(2)
+    )
+    try:
+        elastic = client("docdb-elastic", made[1])
+        arn = elastic.create_cluster(**elastic_settings("shared-db"))["cluster"]["clusterArn"]
+        control = LocalCloudClient(made[1])
+        control.save_snapshot("shared")
+        control.export_snapshot("shared")
+        elastic.delete_cluster(clusterArn=wait_active(elastic, arn)["clusterArn"])
+        assert control.restore_snapshot("shared")
+        assert elastic.get_cluster(clusterArn=arn)["cluster"]["clusterName"] == "shared-db"
+        other = LocalCloudClient(imported[1])
+        assert other.import_snapshot("shared") and other.restore_snapshot("shared")
+        found = client("docdb-elastic", imported[1]).get_cluster(clusterArn=arn)["cluster"]
+        assert (found["clusterName"], found["shardCount"]) == ("shared-db", 2)
+    finally:
+        for proc, _url in (made, imported):
+            proc.terminate()
+            proc.wait(timeout=20)
