@@ -1,11 +1,11 @@
 """Amazon DocumentDB Elastic Clusters (the `docdb-elastic` REST API), which moto does not emulate at all.
 
-A cluster is created CREATING and becomes ACTIVE after the rollout time, as AWS's takes minutes; an update is
-UPDATING for as long, a deletion DELETING before the cluster is gone. Snapshots are CREATING, then ACTIVE. Each rule
-of the API reference the modules depend on is enforced with its error (docs/localcloud.md, "DocumentDB Elastic
-Clusters"): the shard capacity (2, 4, 8, 16, 32 or 64 vCPUs), shard count (1 to 32), instances per shard (1 to 16),
-backup retention (1 to 35 days), the cluster name and the admin user's name and password rules, and a cluster that
-is not ACTIVE refuses updates, deletions and snapshots (ConflictException).
+A cluster is created CREATING and becomes ACTIVE after the rollout time (at most a second), as AWS's takes minutes;
+an update is UPDATING for as long, a deletion DELETING before the cluster is gone. Snapshots are CREATING, then
+ACTIVE. Each rule of the API reference the modules depend on is enforced with its error (docs/localcloud.md,
+"DocumentDB Elastic Clusters"): the shard capacity (2, 4, 8, 16, 32 or 64 vCPUs), shard count (1 to 32), instances
+per shard (1 to 16), backup retention (1 to 35 days), the cluster name and the admin user's name and password rules,
+and a cluster that is not ACTIVE refuses updates, deletions and snapshots (ConflictException).
 """
 
 from __future__ import annotations

@@ -78,7 +78,7 @@ def _master_password_digest(identifier: str) -> str | None:
             database = backend.databases.get(identifier)
             password = getattr(database, "_master_user_password", None)  # moto keeps it; its property refuses
             cluster = backend.clusters.get(identifier)
-            password = password or getattr(cluster, "master_user_password", None)
+            password = password or getattr(cluster, "_master_user_password", None)
             if password:
                 return hashlib.sha256(password.encode()).hexdigest()
     return elastic_password_digest(identifier)
@@ -120,7 +120,9 @@ class LocalCloud:
         data_snapshots.install()
         docdb.install()
         self.docdb_elastic = docdb_elastic
-        self.docdb_elastic.settle_seconds = rollout_seconds
+        # An elastic cluster is CREATING, UPDATING or DELETING for a while (minutes on AWS), then settles: here for the
+        # rollout time, at most a second, so that the modules' waits are real and cheap.
+        self.docdb_elastic.settle_seconds = min(rollout_seconds, 1.0)
         self._requested_port = port
         self._seed = seed
         self._rng = random.Random(seed)

@@ -424,7 +424,7 @@ def wait_for(module, docdb, gone=False):
                 f"{module.params['wait_timeout']}s ({states})",
                 cluster=cluster or {},
             )
-        time.sleep(min(5, 2**polls))  # 1, 2, 4, then every 5 seconds
+        time.sleep(min(5, 0.5 * 2**polls))  # 0.5, 1, 2, 4, then every 5 seconds
         polls += 1
 
 

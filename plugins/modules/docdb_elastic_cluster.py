@@ -306,7 +306,7 @@ def wait_until(module, what, poll):
                 f"{module.params['wait_timeout']}s",
                 cluster=found or {},
             )
-        time.sleep(min(5, 2**polls))  # 1, 2, 4, then every 5 seconds
+        time.sleep(min(5, 0.5 * 2**polls))  # 0.5, 1, 2, 4, then every 5 seconds
         polls += 1
 
 

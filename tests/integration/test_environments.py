@@ -116,7 +116,7 @@ BAD_INPUTS = [
     pytest.param(
         lambda inv: edit(inv / "group_vars/dev.yml", lambda d: d.update(database_engine="oracle")),
         ("-e", "env=dev"),
-        "environment 'dev': setting 'database_engine' is 'oracle'; allowed: postgres",
+        "environment 'dev': setting 'database_engine' is 'oracle'; allowed: docdb, postgres",
         id="a role's own setting in group_vars, checked against its role",
     ),
     pytest.param(
