@@ -229,7 +229,7 @@ def test_elastic_clusters_are_in_the_local_clouds_snapshots_and_their_exports(tm
 
     made, imported = (
         spawn("--rollout-seconds", "0", "--snapshot-dir", str(tmp_path), log_path=ROOT / ".localcloud-test-docdb.log")
-        for _ in range(2)
+        for _count in range(2)
     )
     try:
         elastic = client("docdb-elastic", made[1])
