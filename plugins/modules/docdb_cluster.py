@@ -465,6 +465,8 @@ def run(module, docdb, done):
             f"instances={params['instances']} needs replicas in another zone than the primary, but the instances may "
             f"only go to {sorted(set(zones))}; give availability_zones or a subnet group spanning two zones or more"
         )
+    if current is not None and current["status"] == "deleting":
+        raise PlanError("it is being deleted (a teardown's); run again once it is gone, and it is created anew")
     steps = plan_create(params, zones) if current is None else plan_modify(params, current, zones)
     if module.check_mode:
         return bool(steps), current, expected(params, current, steps), steps, None

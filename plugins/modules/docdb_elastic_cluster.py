@@ -172,6 +172,7 @@ final_snapshot:
   type: dict
 """
 
+import re
 import time
 from datetime import datetime, timezone
 
@@ -190,6 +191,8 @@ from ansible_collections.stageflow.aws.plugins.module_utils._docdb.elastic impor
     final_snapshot_name,
     read,
 )
+
+SNAPSHOT_NAME = re.compile(r"[a-z](?!.*--)[a-z0-9-]{0,62}(?<!-)")
 
 # option -> (the API's name, the bounds the API reference gives)
 SETTINGS = {
@@ -220,9 +223,7 @@ def validate(params):
     if params["admin_user_name"] is not None and not MASTER_USER.fullmatch(params["admin_user_name"]):
         problems.append("admin_user_name must be 1 to 63 letters or digits and begin with a letter")
     snapshot = params["final_snapshot_name"]
-    if snapshot is not None and not (
-        len(snapshot) <= 63 and NAME.fullmatch(snapshot[:50]) and NAME.fullmatch(snapshot[-50:])
-    ):
+    if snapshot is not None and not SNAPSHOT_NAME.fullmatch(snapshot):
         problems.append(
             f"final_snapshot_name {snapshot!r} must be 1 to 63 lowercase letters, digits or hyphens, begin with a "
             "letter, and neither end with a hyphen nor contain two consecutive hyphens"
@@ -385,6 +386,8 @@ def run(module, elastic, done):
                 wait_until(module, "the cluster was not deleted", lambda: (None, read(elastic, params["name"]) is None))
         return True, current, None, steps, snapshot
 
+    if current is not None and current["status"] == "DELETING":
+        raise PlanError("it is being deleted (a teardown's); run again once it is gone, and it is created anew")
     steps = plan_present(params, current)
 
     def active():

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.stageflow.aws.plugins.module_utils._docdb import api
 
 NAME = re.compile(r"[a-z](?!.*--)[a-z0-9-]{0,49}(?<!-)")
@@ -55,4 +56,9 @@ def final_snapshot_name(cluster: str, stamp: str) -> str:
 
 def read(elastic: Any, name: str) -> dict[str, Any] | None:
     cluster = api.elastic_find(elastic, name)
-    return view(cluster, api.elastic_tags(elastic, cluster["clusterArn"])) if cluster else None
+    if cluster is None:
+        return None
+    try:
+        return view(cluster, api.elastic_tags(elastic, cluster["clusterArn"]))
+    except is_boto3_error_code("ResourceNotFoundException"):  # deleted between the two reads
+        return None

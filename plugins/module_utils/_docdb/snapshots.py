@@ -75,9 +75,9 @@ def release_snapshots(client: Any, kind: str, database: str) -> list[dict[str, A
         cluster = docdb_api.elastic_find(client, database)
         if cluster is None:
             return []
-        prefix = f"{database}-".lower()
+        # Listed per cluster; a release's is the one tagged StageflowPromotion (its name may be shortened to 63).
         for s in docdb_api.elastic_snapshots(client, cluster["clusterArn"]):
-            if s["snapshotName"].startswith(prefix) and _tagged(docdb_api.elastic_tags(client, s["snapshotArn"])):
+            if _tagged(docdb_api.elastic_tags(client, s["snapshotArn"])):
                 status = "available" if s["status"] == "ACTIVE" else s["status"].lower()
                 found.append((s["snapshotArn"], database, s.get("snapshotCreationTime"), status))
     return [{"SnapshotId": i, "Source": src, "Started": _when(t), "Status": st} for i, src, t, st in found]
