@@ -209,7 +209,6 @@ final_snapshot:
   type: str
 """
 
-import time
 from datetime import datetime, timezone
 
 try:
@@ -221,6 +220,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list, compare_aws_tags
 from ansible_collections.stageflow.aws.plugins.module_utils._docdb import api
 from ansible_collections.stageflow.aws.plugins.module_utils._docdb.cluster import read, validate
+from ansible_collections.stageflow.aws.plugins.module_utils._docdb.waiting import poll_until
 
 
 class PlanError(Exception):
@@ -412,20 +412,19 @@ def settled(cluster, gone):
 
 
 def wait_for(module, docdb, gone=False):
-    deadline, polls = time.monotonic() + module.params["wait_timeout"], 0
-    while True:
+    def check():
         cluster = read(docdb, module.params["identifier"])
-        if settled(cluster, gone):
-            return cluster
-        if time.monotonic() > deadline:
-            states = "still there" if gone else f"{cluster and cluster['status']}"
-            module.fail_json(
-                msg=f"DocumentDB cluster {module.params['identifier']} did not settle within "
-                f"{module.params['wait_timeout']}s ({states})",
-                cluster=cluster or {},
-            )
-        time.sleep(min(5, 0.5 * 2**polls))  # 0.5, 1, 2, 4, then every 5 seconds
-        polls += 1
+        return cluster, settled(cluster, gone)
+
+    cluster, done = poll_until(check, module.params["wait_timeout"])
+    if not done:
+        states = "still there" if gone else f"{cluster and cluster['status']}"
+        module.fail_json(
+            msg=f"DocumentDB cluster {module.params['identifier']} did not settle within "
+            f"{module.params['wait_timeout']}s ({states})",
+            cluster=cluster or {},
+        )
+    return cluster
 
 
 def run(module, docdb, done):

@@ -173,7 +173,6 @@ final_snapshot:
 """
 
 import re
-import time
 from datetime import datetime, timezone
 
 try:
@@ -191,6 +190,7 @@ from ansible_collections.stageflow.aws.plugins.module_utils._docdb.elastic impor
     final_snapshot_name,
     read,
 )
+from ansible_collections.stageflow.aws.plugins.module_utils._docdb.waiting import poll_until
 
 SNAPSHOT_NAME = re.compile(r"[a-z](?!.*--)[a-z0-9-]{0,62}(?<!-)")
 
@@ -296,19 +296,13 @@ def expected(params, current, steps):
 
 
 def wait_until(module, what, poll):
-    deadline, polls = time.monotonic() + module.params["wait_timeout"], 0
-    while True:
-        found, done = poll()
-        if done:
-            return found
-        if time.monotonic() > deadline:
-            module.fail_json(
-                msg=f"DocumentDB elastic cluster {module.params['name']}: {what} within "
-                f"{module.params['wait_timeout']}s",
-                cluster=found or {},
-            )
-        time.sleep(min(5, 0.5 * 2**polls))  # 0.5, 1, 2, 4, then every 5 seconds
-        polls += 1
+    found, done = poll_until(poll, module.params["wait_timeout"])
+    if not done:
+        module.fail_json(
+            msg=f"DocumentDB elastic cluster {module.params['name']}: {what} within {module.params['wait_timeout']}s",
+            cluster=found or {},
+        )
+    return found
 
 
 def apply(module, elastic, current, steps, done):
