@@ -3,8 +3,8 @@
 # The system's Python 3.11 first: distributions build it with profile-guided optimisation and link it statically, a
 # pyenv build by default neither, and every module call is a new Python process: the suite needs about a tenth less
 # CPU under Debian's (docs/performance.md). Any python3.11, then python3, that can make a virtual environment else.
-PYTHON ?= $(shell for p in /usr/bin/python3.11 python3.11 python3; do \
-	command -v $$p >/dev/null 2>&1 && $$p -c 'import ensurepip, venv' 2>/dev/null && { command -v $$p; break; }; done)
+PYTHON ?= $(shell for p in /usr/bin/python3.11 python3.11 python3; do command -v $$p >/dev/null 2>&1 && \
+	$$p -c 'import sys, ensurepip, venv; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null && { command -v $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -21,7 +21,9 @@ BOTOCORE_CACHE := $(VENV)/.botocore-model-cache
 venv: $(STAMP) $(ZIP_CACHE) $(BOTOCORE_CACHE) $(COLLECTION_LINK)
 
 $(STAMP): requirements.txt
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/python || test -n "$(PYTHON)" || { echo "no Python 3.11 that can make a virtual environment: install" \
+	  "python3.11 and python3.11-venv, or give one: make PYTHON=/path/to/python3.11" >&2; exit 1; }
+	@test -x $(BIN)/python || { echo "making $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	@touch $@
 
@@ -32,7 +34,7 @@ $(ZIP_CACHE): scripts/zip_bytecode_cache.py $(STAMP)
 	@touch $@
 
 # Every module call builds a boto3 client, and botocore parses the service's JSON model again each time: this cache
-# keeps the parsed models, pickled by file path, size and time (scripts/botocore_model_cache.py, docs/performance.md).
+# keeps the parsed models, pickled by file path, inode, size and times (scripts/botocore_model_cache.py, docs/performance.md).
 $(BOTOCORE_CACHE): scripts/botocore_model_cache.py $(STAMP)
 	$(BIN)/python scripts/botocore_model_cache.py --install
 	@touch $@

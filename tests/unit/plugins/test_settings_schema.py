@@ -22,6 +22,17 @@ def test_the_schema_holds_the_environment_and_the_roles_own_settings() -> None:
     assert schema["backup_enabled"]["required"] is True
 
 
+def test_each_caller_gets_a_copy_of_its_own() -> None:
+    """The schema is read once per process; what one caller changes (a nested list too) no later caller sees."""
+    first = settings_schema()
+    first["database_engine"]["choices"].append("mysql")
+    first["bake_seconds"]["type"] = "str"
+    del first["release_kind"]
+    again = settings_schema()
+    assert again["database_engine"]["choices"] == ["docdb", "postgres"]
+    assert again["bake_seconds"]["type"] == "int" and "release_kind" in again
+
+
 @pytest.mark.parametrize(
     ("declared", "ok"),
     [
