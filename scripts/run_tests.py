@@ -28,6 +28,7 @@ BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 
 from localcloud.client import spawn  # noqa: E402
+from scripts import host_speed  # noqa: E402
 from tests.integration.releases import ENVIRONMENTS  # noqa: E402
 
 ANSIBLE_TEST_PIP_VERSION = "24.2"
@@ -483,6 +484,7 @@ def main(argv: list[str]) -> int:
     if unknown:
         print(f"unknown suite(s) {unknown}; choose from {list(SUITES)}", file=sys.stderr)
         return 2
+    speed = [] if argv else [host_speed.benchmark()]  # the host's speed now and at the end (scripts/host_speed.py)
     started = time.monotonic()
     for stale in OUTPUT.glob("*.xml"):  # the report's slowest tests are this run's
         stale.unlink()
@@ -501,6 +503,12 @@ def main(argv: list[str]) -> int:
         print("tests using most CPU (their playbooks and modules):\n  " + "\n  ".join(costly))
     cpu = sum(r.cpu for r in results)
     print(f"total {total:.1f}s ({total / 60:.1f} min), {cpu:.0f} CPU s ({cpu / total:.2f} cores busy on average)")
+    if speed:
+        speed.append(host_speed.benchmark())
+        print(
+            f"host speed: the benchmark took {speed[0]:.2f} s at the start and {speed[1]:.2f} s at the end (about 1 s "
+            "on a quiet hour of the build machine; a slower host needs more time and more CPU seconds)"
+        )
     over = not argv and total > BUDGET_MINUTES * 60
     if over:
         print(
