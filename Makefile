@@ -29,13 +29,13 @@ $(STAMP): requirements.txt
 
 # Ansible's modules import their code from a zip, which Python compiles on every module call: this cache keeps the
 # compiled code by the hash of its source (scripts/zip_bytecode_cache.py, docs/performance.md).
-$(ZIP_CACHE): scripts/zip_bytecode_cache.py $(STAMP)
+$(ZIP_CACHE): scripts/zip_bytecode_cache.py scripts/venv_hook.py $(STAMP)
 	$(BIN)/python scripts/zip_bytecode_cache.py --install
 	@touch $@
 
 # Every module call builds a boto3 client, and botocore parses the service's JSON model again each time: this cache
 # keeps the parsed models, pickled by file path, inode, size and times (scripts/botocore_model_cache.py, docs/performance.md).
-$(BOTOCORE_CACHE): scripts/botocore_model_cache.py $(STAMP)
+$(BOTOCORE_CACHE): scripts/botocore_model_cache.py scripts/venv_hook.py $(STAMP)
 	$(BIN)/python scripts/botocore_model_cache.py --install
 	@touch $@
 

@@ -15,15 +15,12 @@ botocore.loaders when something imports it (nothing is imported at start-up).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-import threading
 
 NAME = "stageflow_botocore_model_cache"
 CACHE = os.path.join(sys.prefix, "botocore-model-cache")  # inside the virtual environment, which `make clean` removes
 TARGET = "botocore.loaders"
-_SEARCHING = threading.local()  # the finder's own lookups, so that it never answers itself
 
 
 def _identity(full_path: str) -> tuple:
@@ -49,8 +46,10 @@ def _load(path: str):
 
 def cached_load(parse, full_path: str, open_method):
     """botocore's JSONFileLoader._load_file(full_path, open_method) through the cache (`parse` is the original)."""
+    import contextlib
     import hashlib
     import pickle
+    import threading
 
     try:
         before = _identity(full_path)
@@ -101,11 +100,13 @@ class _Finder:
     the module once it has run. Any other module, or a spec it cannot patch, is left to the others as it is."""
 
     stageflow_finder = True  # another copy of this finder (another module's) is passed over too
+    searching = False  # its own lookup is under way: it never answers itself
 
     def find_spec(self, fullname, path, target=None):
-        if fullname != TARGET or getattr(_SEARCHING, "active", False):
+        # Python holds the module's import lock while finders are asked, so one flag serves every thread.
+        if fullname != TARGET or self.searching:
             return None
-        _SEARCHING.active = True
+        self.searching = True
         try:
             for finder in sys.meta_path:
                 if getattr(finder, "stageflow_finder", False) or not hasattr(finder, "find_spec"):
@@ -120,6 +121,8 @@ class _Finder:
                 def patched_exec(module, loader=spec.loader, exec_module=exec_module):
                     vars(loader).pop("exec_module", None)  # the loader as it was, for anything else it loads
                     exec_module(module)
+                    import contextlib  # here, not at start-up: every Python in the venv loads this file
+
                     with contextlib.suppress(Exception):  # a botocore this cannot patch runs as it is
                         wrap(module)
 
@@ -127,7 +130,7 @@ class _Finder:
                 return spec
             return None
         finally:
-            _SEARCHING.active = False
+            self.searching = False
 
 
 def enable() -> None:
@@ -139,16 +142,7 @@ def enable() -> None:
         sys.meta_path.insert(0, _Finder())
 
 
-def install() -> None:
-    import shutil
-    import sysconfig
-
-    site = sysconfig.get_paths()["purelib"]
-    shutil.copyfile(__file__, os.path.join(site, f"{NAME}.py"))
-    with open(os.path.join(site, f"{NAME}.pth"), "w", encoding="utf-8") as pth:
-        pth.write(f"import {NAME}; {NAME}.enable()\n")
-    print(f"installed {NAME} into {site} (cache: {CACHE})")
-
-
 if __name__ == "__main__" and sys.argv[1:] == ["--install"]:
-    install()
+    from venv_hook import install  # beside this file in scripts/; the installed copy never runs this
+
+    install(__file__, NAME, CACHE)

@@ -62,16 +62,7 @@ def enable() -> None:
         zipimport._compile_source = _compile_cached
 
 
-def install() -> None:
-    import shutil
-    import sysconfig
-
-    site = sysconfig.get_paths()["purelib"]
-    shutil.copyfile(__file__, os.path.join(site, f"{NAME}.py"))
-    with open(os.path.join(site, f"{NAME}.pth"), "w", encoding="utf-8") as pth:
-        pth.write(f"import {NAME}; {NAME}.enable()\n")
-    print(f"installed {NAME} into {site} (cache: {CACHE})")
-
-
 if __name__ == "__main__" and sys.argv[1:] == ["--install"]:
-    install()
+    from venv_hook import install  # beside this file in scripts/; the installed copy never runs this
+
+    install(__file__, NAME, CACHE)
