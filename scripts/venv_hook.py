@@ -1,5 +1,6 @@
-"""Install a development-environment hook (scripts/zip_bytecode_cache.py, scripts/botocore_model_cache.py) into this
-interpreter's site-packages: a copy of the hook's file, and a .pth file that runs its enable() at every start-up."""
+"""Install a development-environment hook (scripts/zip_bytecode_cache.py, scripts/botocore_model_cache.py,
+scripts/module_gc_pause.py) into this interpreter's site-packages: a copy of the hook's file, and a .pth file that runs
+its enable() at every start-up."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import shutil
 import sysconfig
 
 
-def install(source: str, name: str, cache: str) -> None:
+def install(source: str, name: str, where: str) -> None:
     site = sysconfig.get_paths()["purelib"]
     shutil.copyfile(source, os.path.join(site, f"{name}.py"))
     with open(os.path.join(site, f"{name}.pth"), "w", encoding="utf-8") as pth:
         pth.write(f"import {name}; {name}.enable()\n")
-    print(f"installed {name} into {site} (cache: {cache})")
+    print(f"installed {name} into {site} ({where})")

@@ -65,4 +65,4 @@ def enable() -> None:
 if __name__ == "__main__" and sys.argv[1:] == ["--install"]:
     from venv_hook import install  # beside this file in scripts/; the installed copy never runs this
 
-    install(__file__, NAME, CACHE)
+    install(__file__, NAME, f"cache: {CACHE}")
