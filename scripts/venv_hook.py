@@ -1,5 +1,5 @@
 """Install a development-environment hook (scripts/zip_bytecode_cache.py, scripts/botocore_model_cache.py,
-scripts/module_gc_pause.py) into this interpreter's site-packages: a copy of the hook's file, and a .pth file that runs
+scripts/module_call_hook.py) into this interpreter's site-packages: a copy of the hook's file, and a .pth file that runs
 its enable() at every start-up."""
 
 from __future__ import annotations
