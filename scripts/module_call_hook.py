@@ -9,17 +9,20 @@ of a module call's CPU beyond its imports (docs/performance.md). In a process wh
 
 - turns the collector off at start-up and on again after PAUSE_SECONDS: a short call never runs it, and one that
   waits (an ECS rollout, a bake) collects as usual from then on. Reference counting frees everything else as always;
-- ends the process with os._exit once everything else registered to run at exit has run (Ansible's temporary
-  directories, logging's flush: handlers registered after this one run before it), stdout and stderr flushed, when
-  the main thread left through sys.exit(<int or None>), as a module does by exit_json and fail_json. Any other way
-  out (an uncaught exception, even after a SystemExit was caught; sys.exit with a message; a sys.exit in another
-  thread) finalises the interpreter as usual.
+- ends the process with os._exit, once every other exit handler has run (Ansible's temporary directories, logging's
+  flush) and stdout and stderr are flushed, when the program ended with the SystemExit that sys.exit(<int or None>)
+  raised in the main thread - exit_json and fail_json end a module so - with that exception's code, as the interpreter
+  would. Any other end (an uncaught exception; a caught sys.exit and then the script's end; sys.exit with a message or
+  in another thread; an exit handler registered before this hook's) finalises the interpreter as usual; see
+  _ModuleExit for the one end it cannot tell.
 
-A module computes, prints and returns exactly what it would; only when memory is handed back moves. Every other Python
-(ansible-playbook, pytest, the local cloud) is left alone. It is part of the development environment only (`make venv`
-installs it; the collection never ships it), like scripts/zip_bytecode_cache.py. `STAGEFLOW_MODULE_CALL_HOOK=0` turns
-it off. `python scripts/module_call_hook.py --install` puts it into this interpreter's site-packages with a .pth file
-that runs enable() at start-up.
+A module prints, returns and exits with what it would. What the skipped teardown would have done is not done:
+`__del__` methods of objects still alive at exit (a file left open for the interpreter to close loses what it had
+buffered; a NamedTemporaryFile not closed stays). The collection's modules and amazon.aws's close what they open.
+Every other Python (ansible-playbook, pytest, the local cloud) is left alone. It is part of the development environment
+only (`make venv` installs it; the collection never ships it, and AWX or a user's controller runs modules without it),
+like scripts/zip_bytecode_cache.py. `STAGEFLOW_MODULE_CALL_HOOK=0` turns it off. `python scripts/module_call_hook.py
+--install` puts it into this interpreter's site-packages with a .pth file that runs enable() at start-up.
 """
 
 from __future__ import annotations
@@ -33,28 +36,16 @@ NAME = "stageflow_module_call_hook"
 PAUSE_SECONDS = 3.0
 
 
-class _Exit:
-    """How the main thread is leaving: the code it gave sys.exit, until anything else happens."""
+class _Leaving:
+    """Whether, and with which code, the program ended by a sys.exit of the main thread."""
 
-    def __init__(self, main_thread: int) -> None:
-        self.main_thread = main_thread
+    def __init__(self) -> None:
         self.code: int | None = None
-        self.fast = False
-
-    def exit(self, code: object = None) -> None:
-        import _thread
-
-        if _thread.get_ident() == self.main_thread:
-            self.fast = code is None or (isinstance(code, int) and not isinstance(code, bool))
-            self.code = code if self.fast else None
-        _SYS_EXIT(code)
-
-    def excepthook(self, kind, value, traceback) -> None:
-        self.fast = False  # an exception ends the process, not the sys.exit some code caught before it
-        _SYS_EXCEPTHOOK(kind, value, traceback)
+        self.final = False
+        self.decided = False
 
     def at_exit(self) -> None:
-        if not self.fast:
+        if not self.final or getattr(sys, "last_value", None) is not None:  # last_value: an uncaught exception
             return
         try:
             for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
@@ -65,20 +56,51 @@ class _Exit:
         os._exit(self.code or 0)
 
 
+_LEAVING = _Leaving()
+
+
+class _ModuleExit(SystemExit):
+    """The SystemExit of sys.exit(<int or None>) in the main thread. Nothing but the raise refers to it, so it is
+    freed where its handling ends: with no Python code running only when the interpreter ended the program with it
+    (its code, as a handler left it, is the exit code); anywhere else it was caught, and a later end decides. The one
+    case this cannot tell: a plain `raise SystemExit(n)` while handling a caught sys.exit (the caught one, freed with
+    it, would give the code). No module the project runs does that: tests/unit/test_module_call_hook.py checks that
+    every handler of theirs that can catch a SystemExit raises it on."""
+
+    def __del__(self) -> None:
+        try:
+            sys._getframe(1)
+        except ValueError:  # freed by the interpreter itself, after the program ended with it
+            if not _LEAVING.decided:  # a sys.exit raised while handling this one ended it, and is freed first
+                _LEAVING.decided = True
+                _LEAVING.code, _LEAVING.final = self.code, isinstance(self.code, (int, type(None)))
+
+
+def _exit(code: object = None) -> None:
+    import _thread
+
+    if _thread.get_ident() == _MAIN_THREAD and (code is None or type(code) is int):
+        raise _ModuleExit(code)  # no name refers to it: see _ModuleExit
+    _SYS_EXIT(code)
+
+
 _SYS_EXIT = sys.exit
-_SYS_EXCEPTHOOK = sys.excepthook
+_MAIN_THREAD = 0
 
 
 def enable() -> None:
+    global _MAIN_THREAD
     script = os.path.basename(sys.argv[0]) if sys.argv else ""
     if not script.startswith("AnsiballZ_") or os.environ.get("STAGEFLOW_MODULE_CALL_HOOK", "1") == "0":
         return
-    import _thread
+    # An exit handler registered before this one (another .pth's) would run after it, that is never: keep the
+    # interpreter's own end then.
+    if atexit._ncallbacks() == 0:
+        import _thread
 
-    leaving = _Exit(_thread.get_ident())
-    sys.exit = leaving.exit
-    sys.excepthook = leaving.excepthook
-    atexit.register(leaving.at_exit)  # the first registered: it runs after every other exit handler
+        _MAIN_THREAD = _thread.get_ident()
+        sys.exit = _exit
+        atexit.register(_LEAVING.at_exit)  # the first registered: it runs after every other exit handler
     if gc.isenabled():  # a collector turned off already (by a parent's choice) is not ours to turn on later
         import threading
 
