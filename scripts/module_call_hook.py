@@ -79,7 +79,7 @@ class _ModuleExit(SystemExit):
 def _exit(code: object = None) -> None:
     import _thread
 
-    if _thread.get_ident() == _MAIN_THREAD and (code is None or type(code) is int):
+    if _thread.get_ident() == _MAIN_THREAD and (code is None or isinstance(code, int)):
         raise _ModuleExit(code)  # no name refers to it: see _ModuleExit
     _SYS_EXIT(code)
 

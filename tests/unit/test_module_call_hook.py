@@ -44,7 +44,8 @@ def run(
     script.write_text(before + ("" if site else HOOK) + TEARDOWN + body)
     base = {k: v for k, v in os.environ.items() if k not in UNSET}
     flags = [] if site else ["-S"]
-    return subprocess.run([sys.executable, *flags, str(script)], env={**base, **env}, capture_output=True, text=True)
+    command = [sys.executable, *flags, str(script)]
+    return subprocess.run(command, env={**base, **env}, capture_output=True, text=True, check=False)
 
 
 GC_PROBE = """
