@@ -14,7 +14,7 @@ of a module call's CPU beyond its imports (docs/performance.md). In a process wh
   raised in the main thread - exit_json and fail_json end a module so - with that exception's code, as the interpreter
   would. Any other end (an uncaught exception; a caught sys.exit and then the script's end; sys.exit with a message or
   in another thread; an exit handler registered before this hook's) finalises the interpreter as usual; see
-  _ModuleExit for the one end it cannot tell.
+  _ModuleExit for the end it cannot tell.
 
 A module prints, returns and exits with what it would. What the skipped teardown would have done is not done:
 `__del__` methods of objects still alive at exit (a file left open for the interpreter to close loses what it had
@@ -63,25 +63,46 @@ class _ModuleExit(SystemExit):
     """The SystemExit of sys.exit(<int or None>) in the main thread. Nothing but the raise refers to it, so it is
     freed where its handling ends: with no Python code running only when the interpreter ended the program with it
     (its code, as a handler left it, is the exit code); anywhere else it was caught, and a later end decides. The one
-    case this cannot tell: a plain `raise SystemExit(n)` while handling a caught sys.exit (the caught one, freed with
-    it, would give the code). No module the project runs does that: tests/unit/test_module_call_hook.py checks that
-    every handler of theirs that can catch a SystemExit raises it on."""
+    case this cannot tell: a SystemExit raised directly (`raise SystemExit(n)`, not through sys.exit) while a caught
+    sys.exit is handled or propagating (in an except, a finally or an __exit__): the caught one, freed with it, would
+    give the code. A sys.exit there supersedes the one handled. No module the project runs raises SystemExit so:
+    tests/unit/test_module_call_hook.py checks that every handler of theirs that can catch one raises it on. A handler
+    that checks `type(e) is SystemExit` would see this subclass."""
+
+    superseded = False  # another exit was asked for while this one was handled: that one decides
 
     def __del__(self) -> None:
+        if self.superseded:
+            return
         try:
             sys._getframe(1)
         except ValueError:  # freed by the interpreter itself, after the program ended with it
             if not _LEAVING.decided:  # a sys.exit raised while handling this one ended it, and is freed first
                 _LEAVING.decided = True
-                _LEAVING.code, _LEAVING.final = self.code, isinstance(self.code, (int, type(None)))
+                code = self.code
+                _LEAVING.code = code
+                _LEAVING.final = code is None or (isinstance(code, int) and -(2**31) <= code < 2**31)
 
 
 def _exit(code: object = None) -> None:
     import _thread
 
-    if _thread.get_ident() == _MAIN_THREAD and (code is None or isinstance(code, int)):
+    handled = sys.exc_info()[1]
+    while handled is not None:  # an exit asked for in an except, a finally or an __exit__ replaces the one handled
+        if isinstance(handled, _ModuleExit):
+            handled.superseded = True
+        handled = handled.__context__
+    if _thread.get_ident() == _MAIN_THREAD and (code is None or isinstance(code, int)) and _in_script():
         raise _ModuleExit(code)  # no name refers to it: see _ModuleExit
     _SYS_EXIT(code)
+
+
+def _in_script() -> bool:
+    """Whether the script's own code is running (not an exit handler, where the interpreter ignores a SystemExit)."""
+    frame = sys._getframe(2)
+    while frame.f_back is not None:
+        frame = frame.f_back
+    return frame.f_code.co_name == "<module>" and frame.f_globals.get("__name__") == "__main__"
 
 
 _SYS_EXIT = sys.exit

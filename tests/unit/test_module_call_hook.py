@@ -125,6 +125,19 @@ def test_every_other_python_or_the_hook_turned_off_is_left_alone(tmp_path: Path,
         ("try:\n    sys.exit(0)\nexcept SystemExit:\n    pass\nraise ValueError('late')\n", 1, "ValueError: late"),
         # A caught sys.exit, then the end of the script.
         ("try:\n    sys.exit(3)\nexcept SystemExit:\n    pass\n", 0, ""),
+        # sys.exit with a message while a caught sys.exit is handled: in an except, a finally, an __exit__.
+        ("try:\n    sys.exit(0)\nexcept SystemExit:\n    sys.exit('m1')\n", 1, "m1"),
+        ("try:\n    sys.exit(0)\nfinally:\n    sys.exit('m2')\n", 1, "m2"),
+        (
+            "class Done:\n    def __enter__(self):\n        pass\n    def __exit__(self, *exc):\n"
+            "        sys.exit('m3')\nwith Done():\n    sys.exit(0)\n",
+            1,
+            "m3",
+        ),
+        # sys.exit in an exit handler after a normal end: the interpreter ignores it.
+        ("import atexit\natexit.register(sys.exit, 7)\n", 0, ""),
+        # A code too large for the C exit.
+        ("sys.exit(2**40)\n", 0, ""),
         # sys.exit with a message: printed, code 1.
         ("sys.exit('a message')\n", 1, "a message"),
         # sys.exit in another thread ends that thread; the main thread's end decides.
