@@ -27,6 +27,7 @@ like scripts/zip_bytecode_cache.py. `STAGEFLOW_MODULE_CALL_HOOK=0` turns it off.
 
 from __future__ import annotations
 
+import _thread
 import atexit
 import gc
 import os
@@ -40,12 +41,13 @@ class _Leaving:
     """Whether, and with which code, the program ended by a sys.exit of the main thread."""
 
     def __init__(self) -> None:
-        self.code: int | None = None
-        self.final = False
         self.decided = False
+        self.code: object = None
 
     def at_exit(self) -> None:
-        if not self.final or getattr(sys, "last_value", None) is not None:  # last_value: an uncaught exception
+        code = self.code
+        fits = code is None or (isinstance(code, int) and -(2**31) <= code < 2**31)  # else the C exit decides
+        if not (self.decided and fits) or getattr(sys, "last_value", None) is not None:  # an uncaught exception
             return
         try:
             for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
@@ -78,15 +80,10 @@ class _ModuleExit(SystemExit):
             sys._getframe(1)
         except ValueError:  # freed by the interpreter itself, after the program ended with it
             if not _LEAVING.decided:  # a sys.exit raised while handling this one ended it, and is freed first
-                _LEAVING.decided = True
-                code = self.code
-                _LEAVING.code = code
-                _LEAVING.final = code is None or (isinstance(code, int) and -(2**31) <= code < 2**31)
+                _LEAVING.decided, _LEAVING.code = True, self.code
 
 
 def _exit(code: object = None) -> None:
-    import _thread
-
     handled = sys.exc_info()[1]
     while handled is not None:  # an exit asked for in an except, a finally or an __exit__ replaces the one handled
         if isinstance(handled, _ModuleExit):
@@ -117,8 +114,6 @@ def enable() -> None:
     # An exit handler registered before this one (another .pth's) would run after it, that is never: keep the
     # interpreter's own end then.
     if atexit._ncallbacks() == 0:
-        import _thread
-
         _MAIN_THREAD = _thread.get_ident()
         sys.exit = _exit
         atexit.register(_LEAVING.at_exit)  # the first registered: it runs after every other exit handler
